@@ -1,0 +1,1 @@
+"""The Release API (FastAPI): parse, call one service function, render."""

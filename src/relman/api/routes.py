@@ -1,0 +1,122 @@
+"""Release API routes (seed 003: ``POST/PATCH {prefix}/release``, ``GET {prefix}/health``).
+
+Each route parses, calls one service function, renders.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from relman import __version__
+from relman.api.errors import error_response
+from relman.api.guard import Principal
+from relman.api.schemas import (
+    CreateRelease,
+    ErrorOut,
+    Health,
+    ReleaseDetail,
+    ReleaseList,
+    ReleaseOut,
+    SeedStatusReport,
+    StatusReport,
+)
+from relman.bootstrap import Container
+from relman.domain.errors import StoreUnavailable
+from relman.domain.release import Source
+from relman.domain.status import ReleaseStatus
+from relman.services.releases import NewRelease
+from relman.store.db import ping
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (401, 404, 409, 413, 422, 503)
+}
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _actor(request: Request, given: str | None) -> str:
+    principal: Principal = request.state.principal
+    return given or principal.name
+
+
+def build_router(prefix: str) -> APIRouter:
+    """The routes under ``prefix`` (seed 003's default: ``/api/tg-bot``)."""
+    router = APIRouter(prefix=prefix, responses=_ERRORS)
+
+    @router.get("/health", response_model=Health, responses={503: {"model": Health}})
+    async def health(request: Request) -> Response:
+        try:
+            await ping(_container(request).engine)
+        except StoreUnavailable:
+            body = Health(status="error", database="unreachable", version=__version__)
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", database="ok", version=__version__).model_dump())
+
+    @router.post(
+        "/release",
+        response_model=ReleaseOut,
+        status_code=201,
+        responses={200: {"model": ReleaseOut, "description": "already recorded"}},
+    )
+    async def create_release(
+        body: CreateRelease, request: Request, response: Response
+    ) -> ReleaseOut:
+        release, created = await _container(request).releases.create(
+            NewRelease(**body.model_dump()), source=Source.API
+        )
+        if not created:
+            response.status_code = 200
+        return ReleaseOut.of(release)
+
+    @router.patch("/release", response_model=ReleaseOut)
+    async def report_status_seed(body: SeedStatusReport, request: Request) -> ReleaseOut:
+        return await _report(request, body.release_id, body)
+
+    @router.patch("/release/{release_id}", response_model=ReleaseOut)
+    async def report_status(release_id: int, body: StatusReport, request: Request) -> ReleaseOut:
+        return await _report(request, release_id, body)
+
+    @router.get("/release/{release_id}", response_model=ReleaseDetail)
+    async def get_release(release_id: int, request: Request) -> ReleaseDetail:
+        return ReleaseDetail.of(await _container(request).releases.get(release_id))
+
+    @router.get("/releases", response_model=ReleaseList)
+    async def list_releases(
+        request: Request,
+        service: Annotated[str | None, Query(max_length=200)] = None,
+        status: ReleaseStatus | None = None,
+        group: Annotated[str | None, Query(pattern="^(active|successful|failed)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> ReleaseList:
+        page = await _container(request).releases.list(
+            service=service, status=status, group=group, limit=limit, cursor=cursor
+        )
+        return ReleaseList(
+            releases=[ReleaseOut.of(r) for r in page.releases], next_cursor=page.next_cursor
+        )
+
+    @router.post("/update", include_in_schema=False)
+    async def telegram_update() -> JSONResponse:
+        # Reserved for the Telegram webhook (seed 003); nothing else may take this path.
+        return error_response(404, "not_found", "the Telegram bot is not enabled")
+
+    return router
+
+
+async def _report(request: Request, release_id: int, body: StatusReport) -> ReleaseOut:
+    release = await _container(request).releases.report_status(
+        release_id,
+        body.status,
+        actor=_actor(request, body.actor),
+        source=Source.API,
+        note=body.note,
+        rollback_to_tag=body.rollback_to_tag,
+    )
+    return ReleaseOut.of(release)

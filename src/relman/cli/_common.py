@@ -1,0 +1,36 @@
+"""Shared pieces of the CLI: one console, error translation, running coroutines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from relman.domain.errors import RelmanError
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit code for a user's mistake or a refusal (bad input, bad config, illegal transition).
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print a one-line error to stderr and exit with ``code`` (2 by default)."""
+    err_console.print(
+        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion; a :class:`RelmanError` becomes a one-line error, exit 2."""
+    try:
+        return asyncio.run(coro)
+    except RelmanError as exc:
+        fail(str(exc))

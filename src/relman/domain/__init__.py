@@ -1,0 +1,1 @@
+"""The domain: releases, statuses, transitions, versions, policy. No I/O, no frameworks."""

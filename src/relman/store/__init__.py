@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 async tables, the release repository, Alembic migrations."""

@@ -1,0 +1,235 @@
+"""The release repository: loads and saves :class:`~relman.domain.release.Release`.
+
+A status change and its audit row are written in one transaction, and the UPDATE is
+conditional on the status the change was decided from, so of several racing writers
+exactly one wins (DESIGN.md §5: "nothing deployed twice").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from relman.domain.errors import Conflict, ReleaseNotFound, StoreUnavailable
+from relman.domain.release import Release, ReleaseEvent, Source
+from relman.domain.status import ReleaseStatus
+from relman.store.tables import release_events, releases
+
+
+class StaleRelease(Conflict):
+    """The release changed status after it was read; the caller should re-read it."""
+
+
+class ReleaseStore:
+    """Async repository over the ``releases`` and ``release_events`` tables.
+
+    Every method raises :class:`StoreUnavailable` when the database fails, with the
+    driver's error kind but never the connection string.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, release: Release, event: ReleaseEvent) -> tuple[Release, bool]:
+        """Insert a new release with its creation event.
+
+        Returns ``(release, True)`` with the id filled in, or ``(existing, False)`` when a
+        release with the same (service_name, release_tag, github_run_id) already exists
+        (CI retried the call).
+        """
+        try:
+            async with self._engine.begin() as conn:
+                release_id = await _insert_release(conn, release)
+                await _insert_event(conn, release_id, event)
+        except IntegrityError:
+            existing = await self._find_same_run(release)
+            if existing is None:  # pragma: no cover - the unique key is the only constraint
+                raise
+            return existing, False
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(exc) from None
+        release.id = release_id
+        release.events = [_with_release_id(event, release_id)]
+        return release, True
+
+    async def get(self, release_id: int, *, with_events: bool = False) -> Release:
+        """The release with ``release_id`` (and its audit events, oldest first, if asked).
+
+        Raises :class:`ReleaseNotFound`.
+        """
+        try:
+            async with self._engine.connect() as conn:
+                row = (
+                    await conn.execute(select(releases).where(releases.c.id == release_id))
+                ).first()
+                if row is None:
+                    raise ReleaseNotFound(release_id)
+                release = _release_from_row(row)
+                if with_events:
+                    release.events = await _events(conn, release_id)
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(exc) from None
+        return release
+
+    async def save_transition(
+        self, release: Release, event: ReleaseEvent, *, expected: ReleaseStatus
+    ) -> None:
+        """Persist ``release``'s new status (and times, rollback tag) with ``event``.
+
+        The write only happens if the stored status is still ``expected``; otherwise
+        nothing is written and :class:`StaleRelease` is raised.
+        """
+        assert release.id is not None
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(releases)
+                    .where(and_(releases.c.id == release.id, releases.c.status == expected))
+                    .values(
+                        status=release.status.value,
+                        rollback_to_tag=release.rollback_to_tag,
+                        started_at=release.started_at,
+                        completed_at=release.completed_at,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise StaleRelease(f"release {release.id} changed while being updated")
+                await _insert_event(conn, release.id, event)
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(exc) from None
+
+    async def list(
+        self,
+        *,
+        service: str | None = None,
+        statuses: Collection[ReleaseStatus] | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[Release]:
+        """Releases newest first (by id), filtered by service and statuses.
+
+        ``before_id`` is the keyset cursor: only releases with a smaller id are returned.
+        """
+        query = select(releases).order_by(releases.c.id.desc()).limit(limit)
+        if service is not None:
+            query = query.where(releases.c.service_name == service)
+        if statuses is not None:
+            query = query.where(releases.c.status.in_([s.value for s in statuses]))
+        if before_id is not None:
+            query = query.where(releases.c.id < before_id)
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable(exc) from None
+        return [_release_from_row(row) for row in rows]
+
+    async def _find_same_run(self, release: Release) -> Release | None:
+        query = select(releases).where(
+            and_(
+                releases.c.service_name == release.service_name,
+                releases.c.release_tag == release.release_tag,
+                releases.c.github_run_id == release.github_run_id,
+            )
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _release_from_row(row)
+
+
+async def _insert_release(conn: AsyncConnection, release: Release) -> int:
+    result = await conn.execute(
+        insert(releases)
+        .values(
+            service_name=release.service_name,
+            release_tag=release.release_tag,
+            rollback_to_tag=release.rollback_to_tag,
+            status=release.status.value,
+            initiated_by=release.initiated_by,
+            github_run_id=release.github_run_id,
+            github_action_link=release.github_action_link,
+            github_ref=release.github_ref,
+            created_at=release.created_at,
+            started_at=release.started_at,
+            completed_at=release.completed_at,
+        )
+        .returning(releases.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def _insert_event(conn: AsyncConnection, release_id: int, event: ReleaseEvent) -> None:
+    await conn.execute(
+        insert(release_events).values(
+            release_id=release_id,
+            from_status=None if event.from_status is None else event.from_status.value,
+            to_status=event.to_status.value,
+            actor=event.actor,
+            source=event.source.value,
+            note=event.note,
+            created_at=event.created_at,
+        )
+    )
+
+
+async def _events(conn: AsyncConnection, release_id: int) -> list[ReleaseEvent]:
+    rows = (
+        await conn.execute(
+            select(release_events)
+            .where(release_events.c.release_id == release_id)
+            .order_by(release_events.c.id)
+        )
+    ).all()
+    return [_event_from_row(row) for row in rows]
+
+
+def _release_from_row(row: Row[Any]) -> Release:
+    m = row._mapping
+    return Release(
+        id=m["id"],
+        service_name=m["service_name"],
+        release_tag=m["release_tag"],
+        rollback_to_tag=m["rollback_to_tag"] or "",
+        status=ReleaseStatus(m["status"]),
+        initiated_by=m["initiated_by"],
+        github_run_id=m["github_run_id"],
+        github_action_link=m["github_action_link"],
+        github_ref=m["github_ref"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        completed_at=m["completed_at"],
+    )
+
+
+def _event_from_row(row: Row[Any]) -> ReleaseEvent:
+    m = row._mapping
+    return ReleaseEvent(
+        id=m["id"],
+        release_id=m["release_id"],
+        from_status=None if m["from_status"] is None else ReleaseStatus(m["from_status"]),
+        to_status=ReleaseStatus(m["to_status"]),
+        actor=m["actor"],
+        source=Source(m["source"]),
+        note=m["note"],
+        created_at=m["created_at"],
+    )
+
+
+def _with_release_id(event: ReleaseEvent, release_id: int) -> ReleaseEvent:
+    return ReleaseEvent(
+        release_id=release_id,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        actor=event.actor,
+        source=event.source,
+        note=event.note,
+        created_at=event.created_at,
+    )
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"database error: {type(exc).__name__}")

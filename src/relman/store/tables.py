@@ -1,0 +1,103 @@
+"""Table definitions (SQLAlchemy Core).
+
+``releases`` has exactly seed 003's columns and types; ``release_events`` is the
+append-only audit trail (DESIGN.md §1). Later tables (deployments, jobs, locks) join here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.types import TypeDecorator
+
+from relman.domain.status import ReleaseStatus
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A ``TIMESTAMP`` (without time zone, as in seed 003) that holds UTC.
+
+    Python side: timezone-aware UTC datetimes in and out; naive values are refused so a
+    local time can never slip in.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+STATUS_VALUES = tuple(s.value for s in ReleaseStatus)
+_STATUS_SQL = ", ".join(f"'{s}'" for s in STATUS_VALUES)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_name", Text, nullable=False),
+    Column("release_tag", Text, nullable=False),
+    Column("rollback_to_tag", Text, server_default=""),
+    Column("status", Text, nullable=False),
+    Column("initiated_by", Text, nullable=False),
+    Column("github_run_id", Text, nullable=False),
+    Column("github_action_link", Text, nullable=False),
+    Column("github_ref", Text, nullable=False),
+    Column("created_at", UtcDateTime, server_default=func.current_timestamp()),
+    Column("started_at", UtcDateTime, server_default=func.current_timestamp()),
+    Column("completed_at", UtcDateTime, nullable=True),
+    CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_known"),
+    # Idempotency of POST /release: one release per tag per CI run.
+    UniqueConstraint("service_name", "release_tag", "github_run_id"),
+    # The list queries: by status (bot groups), by service and status, newest first by id.
+    Index(None, "status", "id"),
+    Index(None, "service_name", "status", "id"),
+)
+
+release_events = Table(
+    "release_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="RESTRICT"), nullable=False),
+    Column("from_status", Text, nullable=True),
+    Column("to_status", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "release_id", "id"),
+)

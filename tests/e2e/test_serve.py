@@ -1,0 +1,176 @@
+"""``relman serve`` and friends as a user runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+RELMAN = str(Path(sys.executable).with_name("relman"))
+PREFIX = "/api/tg-bot"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RELMAN_", "LOOM_")) and k != "DATABASE_URL"
+    }
+    env.update(extra)
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "relman serve exited early"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # polling interval, bounded by the deadline
+    raise AssertionError(f"{url} not healthy within {deadline_s}s")
+
+
+def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
+    init = subprocess.run(
+        [RELMAN, "config", "init-env"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    secret = (tmp_path / ".env").read_text().split("LOOM_INTERSERVER_SECRET_KEY=")[1].strip()
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [RELMAN, "serve", "--migrate", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(f"{base}{PREFIX}/health", proc)
+        auth = {"Authorization": f"Bearer {secret}"}
+        created = httpx.post(
+            f"{base}{PREFIX}/release",
+            headers=auth,
+            json={
+                "service_name": "hello",
+                "release_tag": "v1.0.0",
+                "initiated_by": "alice",
+                "github_run_id": "1",
+                "github_action_link": "",
+                "github_ref": "refs/tags/v1.0.0",
+            },
+        )
+        assert created.status_code == 201
+        moved = httpx.patch(
+            f"{base}{PREFIX}/release",
+            headers=auth,
+            json={"release_id": created.json()["id"], "status": "building"},
+        )
+        assert moved.json()["status"] == "building"
+        assert "http_server_ok_request_total" in httpx.get(f"{base}/metrics").text
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=15)[0].decode()
+    assert (tmp_path / "relman.db").exists()
+    assert secret not in output
+
+    listing = subprocess.run(
+        [RELMAN, "releases", "list"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listing.returncode == 0 and "v1.0.0" in listing.stdout and "building" in listing.stdout
+    shown = subprocess.run(
+        [RELMAN, "releases", "show", "1"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0 and "initiated" in shown.stdout and "alice" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["serve"], {}, "no API secret"),
+        (
+            ["serve"],
+            {"LOOM_INTERSERVER_SECRET_KEY": "x", "RELMAN_PORT": "http"},
+            "setting RELMAN_PORT",
+        ),
+        (
+            ["db", "upgrade"],
+            {"DATABASE_URL": "postgresql://u:pw-s3cret@127.0.0.1:1/db"},
+            "database unreachable",
+        ),
+        (["db", "upgrade"], {"DATABASE_URL": "mysql://u@h/db"}, "unsupported database URL"),
+        (["releases", "show", "404"], {}, "release 404 not found"),
+        (["releases", "list", "--group", "old"], {}, "group: unknown group 'old'"),
+        (["releases", "show", "x"], {}, "Invalid value"),
+    ],
+)
+def test_bad_config_and_input_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    subprocess.run(
+        [RELMAN, "db", "upgrade"], cwd=tmp_path, env=clean_env(), check=True, capture_output=True
+    )
+    result = subprocess.run(
+        [RELMAN, *args],
+        cwd=tmp_path,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "pw-s3cret" not in result.stderr
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    env = clean_env(
+        LOOM_INTERSERVER_SECRET_KEY="very-secret-1",
+        LOOM_RELEASE_TG_BOT_TOKEN="123:tg-secret",
+        DATABASE_URL="postgresql://rel:db-secret@db/releases",
+    )
+    result = subprocess.run(
+        [RELMAN, "config", "show"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    for secret in ("very-secret-1", "tg-secret", "db-secret"):
+        assert secret not in result.stdout
+    assert "rel:***@db/releases" in result.stdout

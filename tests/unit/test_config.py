@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relman.config import Settings, load_config, load_settings, redact_url
+from relman.domain.errors import ConfigError
+
+
+def env_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    for key in list(__import__("os").environ):
+        if key.startswith(("RELMAN_", "LOOM_")) or key == "DATABASE_URL":
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_embedded_default_is_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env_settings(monkeypatch)
+    assert s.effective_database_url() == "sqlite+aiosqlite:///./relman.db"
+    assert (s.port, s.prefix) == (8000, "/api/tg-bot")
+
+
+def test_seed_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env_settings(
+        monkeypatch,
+        LOOM_RELEASE_TG_BOT_PORT="8010",
+        LOOM_RELEASE_TG_BOT_PREFIX="api/x/",
+        LOOM_INTERSERVER_SECRET_KEY="s3cr3t-value",
+        LOOM_RELEASE_TG_BOT_POSTGRES_CONTAINER_NAME="db.internal",
+        LOOM_RELEASE_TG_BOT_POSTGRES_DB_NAME="releases",
+        LOOM_RELEASE_TG_BOT_POSTGRES_USER="rel",
+        LOOM_RELEASE_TG_BOT_POSTGRES_PASSWORD="p@ss:word",
+    )
+    assert (s.port, s.prefix) == (8010, "/api/x")
+    assert s.require_secret() == "s3cr3t-value"
+    url = s.effective_database_url()
+    assert url == "postgresql+asyncpg://rel:p%40ss%3Aword@db.internal/releases"
+    assert "p%40ss" not in redact_url(url) and "***" in redact_url(url)
+    assert "s3cr3t-value" not in repr(s) and "p@ss" not in repr(s)
+
+
+def test_database_url_gets_async_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env_settings(monkeypatch, DATABASE_URL="postgresql://u@h:5433/d")
+    assert s.effective_database_url() == "postgresql+asyncpg://u@h:5433/d"
+
+
+def test_missing_secret_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="LOOM_INTERSERVER_SECRET_KEY"):
+        env_settings(monkeypatch).require_secret()
+
+
+def test_bad_port_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    env_settings(monkeypatch)
+    monkeypatch.setenv("RELMAN_PORT", "eighty")
+    with pytest.raises(ConfigError, match=r"setting RELMAN_PORT: .*integer"):
+        load_settings(_env_file=None)
+
+
+def test_relman_toml(tmp_path: Path) -> None:
+    path = tmp_path / "relman.toml"
+    assert load_config(path).services == {}
+    path.write_text(
+        """
+[services.hello]
+repo = "/srv/git/hello.git"
+workdir = "{root}/hello"
+start_command = ["sh", "start.sh"]
+health = { url = "http://{address}:8004/health" }
+
+[hosts.stage-1]
+transport = "local"
+
+[environments.stage]
+hosts = ["stage-1"]
+
+[policy]
+qa = ["tg:42"]
+""",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.services["hello"].health.attempts == 3
+    assert config.environments["stage"].hosts == ["stage-1"]
+    assert config.policy.qa == ["tg:42"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[services.x\n", "not valid TOML"),
+        ("[environments.qa]\nhosts = []\n", "expected stage, production or dev:<name>"),
+        ('[environments.stage]\nhosts = ["nope"]\n', "unknown host 'nope'"),
+        ('[hosts.h]\naddress = "10.0.0.1"\n', "known_hosts"),
+        ('[policy]\nqa = "tg:1"\n', "policy.qa"),
+    ],
+)
+def test_bad_relman_toml_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
