@@ -2,6 +2,7 @@
 # built from the pinned lock file, so a fresh machine needs only Python >= 3.11, git and make.
 PYTHON ?= python3
 VENV   := .venv
+LINTED := $(wildcard src tests benchmarks examples)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -30,13 +31,13 @@ test-postgres: $(STAMP)
 	RELMAN_TEST_DATABASE_URL=$${RELMAN_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks examples
-	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 lock:
 	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
