@@ -108,3 +108,28 @@ class StoreUnavailable(RelmanError):
     """The database cannot be reached or answered with an error."""
 
     code = "store_unavailable"
+
+
+class EnvironmentLocked(Conflict):
+    """Another deploy of this service to this environment is running (DESIGN.md §5: one
+    deploy per (service, environment) at a time). Names who holds it and since when."""
+
+    code = "environment_locked"
+
+    def __init__(
+        self, service: str, environment: str, holder: str, since: str, tag: str, stale: bool = False
+    ) -> None:
+        note = " (its process is gone: the lock is stale and can be released)" if stale else ""
+        super().__init__(
+            f"{service} on {environment} is locked by {holder} since {since} "
+            f"(deploying {tag}){note}",
+            service=service,
+            environment=environment,
+            holder=holder,
+            since=since,
+            tag=tag,
+            stale=stale,
+        )
+        self.holder = holder
+        self.since = since
+        self.stale = stale

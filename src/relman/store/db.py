@@ -91,3 +91,13 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def _first_line(exc: BaseException) -> str:
     # Driver messages can be long; the first line says what went wrong and holds no DSN.
     return str(getattr(exc, "orig", exc)).splitlines()[0] if str(exc) else ""
+
+
+#: What a database call can fail with: SQLAlchemy's errors, and OSError from a driver that
+#: cannot connect.
+DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
+
+
+def unavailable(exc: Exception) -> StoreUnavailable:
+    """The :class:`StoreUnavailable` for a driver error: its kind, never the DSN."""
+    return StoreUnavailable(f"database error: {type(exc).__name__}")

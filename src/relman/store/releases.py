@@ -11,12 +11,13 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from relman.domain.errors import Conflict, ReleaseNotFound, StoreUnavailable
+from relman.domain.errors import Conflict, ReleaseNotFound
 from relman.domain.release import Release, ReleaseEvent, Source
 from relman.domain.status import ReleaseStatus
+from relman.store.db import DB_ERRORS, unavailable
 from relman.store.tables import release_events, releases
 
 
@@ -50,8 +51,8 @@ class ReleaseStore:
             if existing is None:  # pragma: no cover - the unique key is the only constraint
                 raise
             return existing, False
-        except (SQLAlchemyError, OSError) as exc:
-            raise _unavailable(exc) from None
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
         release.id = release_id
         release.events = [_with_release_id(event, release_id)]
         return release, True
@@ -71,8 +72,8 @@ class ReleaseStore:
                 release = _release_from_row(row)
                 if with_events:
                     release.events = await _events(conn, release_id)
-        except (SQLAlchemyError, OSError) as exc:
-            raise _unavailable(exc) from None
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
         return release
 
     async def save_transition(
@@ -99,8 +100,8 @@ class ReleaseStore:
                 if result.rowcount != 1:
                     raise StaleRelease(f"release {release.id} changed while being updated")
                 await _insert_event(conn, release.id, event)
-        except (SQLAlchemyError, OSError) as exc:
-            raise _unavailable(exc) from None
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
 
     async def list(
         self,
@@ -124,8 +125,8 @@ class ReleaseStore:
         try:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        except (SQLAlchemyError, OSError) as exc:
-            raise _unavailable(exc) from None
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
         return [_release_from_row(row) for row in rows]
 
     async def _find_same_run(self, release: Release) -> Release | None:
@@ -229,7 +230,3 @@ def _with_release_id(event: ReleaseEvent, release_id: int) -> ReleaseEvent:
         note=event.note,
         created_at=event.created_at,
     )
-
-
-def _unavailable(exc: Exception) -> StoreUnavailable:
-    return StoreUnavailable(f"database error: {type(exc).__name__}")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.types import TypeDecorator
@@ -100,4 +102,43 @@ release_events = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "release_id", "id"),
+)
+
+#: One row per deploy or rollback of a service to an environment (the history a rollback
+#: picks its target from, and where the evidence of each deploy is recorded).
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="RESTRICT"), nullable=True),
+    Column("service", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("hosts", Text, nullable=False, server_default=""),
+    Column("migrated", Boolean, nullable=False, server_default=false()),
+    Column("backup_path", Text, nullable=False, server_default=""),
+    Column("log_path", Text, nullable=False, server_default=""),
+    Column("evidence_path", Text, nullable=False, server_default=""),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    CheckConstraint("kind IN ('deploy', 'rollback')", name="kind_known"),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+    Index(None, "service", "environment", "id"),
+)
+
+#: One deploy per (service, environment) at a time (DESIGN.md §5); mirrored on the hosts.
+deploy_locks = Table(
+    "deploy_locks",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("environment", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("acquired_at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,269 @@
+"""Deploy history and the per-(service, environment) deploy lock, in the database.
+
+The history answers "what was last deployed and healthy here?" (the default rollback
+target) and "did the deploy being undone run a migration?" (whether to restore the
+backup). The lock row makes a second concurrent deploy fail at once, naming the holder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relman.domain.errors import EnvironmentLocked
+from relman.store.db import DB_ERRORS, unavailable
+from relman.store.tables import deploy_locks, deployments
+
+DeploymentKind = Literal["deploy", "rollback"]
+DeploymentStatus = Literal["running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One deploy or rollback of ``service`` to ``environment`` (a row of the history)."""
+
+    id: int
+    release_id: int | None
+    service: str
+    environment: str
+    tag: str
+    kind: DeploymentKind
+    status: DeploymentStatus
+    actor: str
+    hosts: list[str]
+    migrated: bool
+    backup_path: str
+    log_path: str
+    evidence_path: str
+    error: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds the deploy lock of a (service, environment), and since when (UTC)."""
+
+    service: str
+    environment: str
+    holder: str
+    owner: str
+    tag: str
+    reason: str
+    acquired_at: datetime
+
+
+class DeploymentStore:
+    """Async repository over ``deployments`` and ``deploy_locks``.
+
+    Raises :class:`StoreUnavailable` (without the DSN) when the database fails.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def start(
+        self,
+        *,
+        release_id: int | None,
+        service: str,
+        environment: str,
+        tag: str,
+        kind: DeploymentKind,
+        actor: str,
+        hosts: list[str],
+        at: datetime,
+    ) -> int:
+        """Record a deploy as ``running``; returns its id."""
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    insert(deployments)
+                    .values(
+                        release_id=release_id,
+                        service=service,
+                        environment=environment,
+                        tag=tag,
+                        kind=kind,
+                        status="running",
+                        actor=actor,
+                        hosts=",".join(hosts),
+                        started_at=at,
+                    )
+                    .returning(deployments.c.id)
+                )
+                return int(result.scalar_one())
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+
+    async def finish(
+        self,
+        deployment_id: int,
+        *,
+        ok: bool,
+        at: datetime,
+        migrated: bool = False,
+        backup_path: str = "",
+        log_path: str = "",
+        evidence_path: str = "",
+        error: str = "",
+    ) -> None:
+        """Record the outcome of a running deploy."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(deployments)
+                    .where(deployments.c.id == deployment_id)
+                    .values(
+                        status="succeeded" if ok else "failed",
+                        finished_at=at,
+                        migrated=migrated,
+                        backup_path=backup_path,
+                        log_path=log_path,
+                        evidence_path=evidence_path,
+                        error=error[:2000],
+                    )
+                )
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+
+    async def history(self, service: str, environment: str, *, limit: int = 50) -> list[Deployment]:
+        """Deploys of ``service`` to ``environment``, newest first."""
+        query = (
+            select(deployments)
+            .where(and_(deployments.c.service == service, deployments.c.environment == environment))
+            .order_by(deployments.c.id.desc())
+            .limit(limit)
+        )
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+        return [_deployment(row) for row in rows]
+
+    async def for_release(self, release_id: int) -> list[Deployment]:
+        """Deploys done for a release, oldest first."""
+        query = (
+            select(deployments)
+            .where(deployments.c.release_id == release_id)
+            .order_by(deployments.c.id)
+        )
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+        return [_deployment(row) for row in rows]
+
+    async def acquire_lock(
+        self,
+        *,
+        service: str,
+        environment: str,
+        holder: str,
+        owner: str,
+        tag: str,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        """Take the deploy lock, or raise :class:`EnvironmentLocked` naming its holder."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(deploy_locks).values(
+                        service=service,
+                        environment=environment,
+                        holder=holder,
+                        owner=owner,
+                        tag=tag,
+                        reason=reason,
+                        acquired_at=at,
+                    )
+                )
+            return
+        except IntegrityError:
+            pass
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+        held = await self.lock(service, environment)
+        if held is None:  # released between our insert and the read: try once more
+            await self.acquire_lock(
+                service=service,
+                environment=environment,
+                holder=holder,
+                owner=owner,
+                tag=tag,
+                reason=reason,
+                at=at,
+            )
+            return
+        raise EnvironmentLocked(
+            service, environment, held.holder, f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC", held.tag
+        )
+
+    async def lock(self, service: str, environment: str) -> LockInfo | None:
+        """The current lock of (service, environment), or ``None``."""
+        query = select(deploy_locks).where(
+            and_(deploy_locks.c.service == service, deploy_locks.c.environment == environment)
+        )
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+        if row is None:
+            return None
+        m = row._mapping
+        return LockInfo(
+            service=m["service"],
+            environment=m["environment"],
+            holder=m["holder"],
+            owner=m["owner"],
+            tag=m["tag"],
+            reason=m["reason"],
+            acquired_at=m["acquired_at"],
+        )
+
+    async def release_lock(
+        self, service: str, environment: str, *, owner: str | None = None
+    ) -> bool:
+        """Free the lock (only if ``owner`` holds it, when given). True if a row went."""
+        condition = and_(
+            deploy_locks.c.service == service, deploy_locks.c.environment == environment
+        )
+        if owner is not None:
+            condition = and_(condition, deploy_locks.c.owner == owner)
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(delete(deploy_locks).where(condition))
+        except DB_ERRORS as exc:
+            raise unavailable(exc) from None
+        return bool(result.rowcount)
+
+
+def _deployment(row: Row[Any]) -> Deployment:
+    m = row._mapping
+    return Deployment(
+        id=m["id"],
+        release_id=m["release_id"],
+        service=m["service"],
+        environment=m["environment"],
+        tag=m["tag"],
+        kind=m["kind"],
+        status=m["status"],
+        actor=m["actor"],
+        hosts=[h for h in m["hosts"].split(",") if h],
+        migrated=bool(m["migrated"]),
+        backup_path=m["backup_path"],
+        log_path=m["log_path"],
+        evidence_path=m["evidence_path"],
+        error=m["error"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+    )
