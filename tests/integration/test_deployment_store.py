@@ -41,7 +41,15 @@ async def test_one_lock_per_service_and_environment(store: DeploymentStore) -> N
     holder = winners[0].split(":")[1]
     assert all(o == f"refused:{holder}" for o in outcomes if o.startswith("refused"))
     with pytest.raises(EnvironmentLocked, match=rf"locked by {holder} since 2026-11-21 12:00:00"):
-        await take(99)
+        await store.acquire_lock(
+            service="hello",
+            environment="production",
+            holder="late",
+            owner="box:late",
+            tag="v1.1.0",
+            reason="deploy",
+            at=T0,
+        )
     # Another environment is independent.
     await store.acquire_lock(
         service="hello", environment="stage", holder="x", owner="o", tag="v1", reason="", at=T0
