@@ -14,6 +14,8 @@ from relman.bootstrap import Container, build
 from relman.config import Settings
 from tests.support.databases import PG_DEFAULT, DatabaseFactory, PostgresServer, skip_or_fail
 
+pytest_plugins = ["tests.support.ssh_fixtures"]
+
 SECRET = "test-interserver-secret-Zq8"
 PREFIX = "/api/tg-bot"
 
