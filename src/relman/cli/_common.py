@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from relman.domain.errors import RelmanError
 
@@ -22,15 +24,23 @@ EXIT_USAGE = 2
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error to stderr and exit with ``code`` (2 by default)."""
+    # Escaped: "[project].version" or git's "[rejected]" must show as they are.
     err_console.print(
-        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
+        f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
     )
     raise typer.Exit(code)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion; a :class:`RelmanError` becomes a one-line error, exit 2."""
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Inside it, a :class:`RelmanError` becomes a one-line error and exit code 2."""
     try:
-        return asyncio.run(coro)
+        yield
     except RelmanError as exc:
         fail(str(exc))
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion; a :class:`RelmanError` becomes a one-line error, exit 2."""
+    with refusals():
+        return asyncio.run(coro)

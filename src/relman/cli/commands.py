@@ -13,6 +13,8 @@ from rich.table import Table
 from relman.bootstrap import Container, build
 from relman.cli import app
 from relman.cli._common import console, fail, run
+from relman.cli.init import app as init_app
+from relman.cli.version import app as version_app
 from relman.config import Settings, load_settings, redact_url
 from relman.domain.release import Release
 from relman.domain.status import ReleaseStatus
@@ -24,6 +26,8 @@ config_app = typer.Typer(help="Show or create configuration.", no_args_is_help=T
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
 app.add_typer(config_app, name="config")
+app.add_typer(version_app, name="version")
+app.add_typer(init_app, name="init")
 
 
 async def _with_container(settings: Settings) -> Container:
