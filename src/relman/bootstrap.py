@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relman.config import RelmanConfig, Settings, load_config
+from relman.deploy import TransportFactory, open_transport
+from relman.services.deploys import DeployService
 from relman.services.releases import Clock, ReleaseService, utcnow
 from relman.store.db import create_engine
+from relman.store.deployments import DeploymentStore
 from relman.store.releases import ReleaseStore
 
 
@@ -24,13 +27,19 @@ class Container:
     config: RelmanConfig
     engine: AsyncEngine
     releases: ReleaseService
+    deploys: DeployService
 
     async def aclose(self) -> None:
         """Release the database connections."""
         await self.engine.dispose()
 
 
-def build(settings: Settings, *, clock: Clock = utcnow) -> Container:
+def build(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    transport_factory: TransportFactory = open_transport,
+) -> Container:
     """Wire relman from ``settings``.
 
     Raises :class:`~relman.domain.errors.ConfigError` for a bad ``relman.toml`` or an
@@ -44,4 +53,11 @@ def build(settings: Settings, *, clock: Clock = utcnow) -> Container:
         config=config,
         engine=engine,
         releases=ReleaseService(store, clock),
+        deploys=DeployService(
+            settings,
+            config,
+            DeploymentStore(engine),
+            clock=clock,
+            transport_factory=transport_factory,
+        ),
     )

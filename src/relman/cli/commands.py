@@ -11,7 +11,7 @@ import uvicorn
 from rich.table import Table
 
 from relman.bootstrap import Container, build
-from relman.cli import app
+from relman.cli import app, deploy  # noqa: F401  (deploy registers its commands)
 from relman.cli._common import console, fail, run
 from relman.cli.init import app as init_app
 from relman.cli.version import app as version_app

@@ -1,0 +1,165 @@
+"""``relman deploy``, ``relman rollback``, ``relman lock`` — the deploy engine from a shell."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from relman.bootstrap import Container, build
+from relman.cli import app
+from relman.cli._common import console, run
+from relman.config import load_settings
+from relman.deploy import DeployResult
+from relman.services.deploys import DeployOutcome, LockReport
+from relman.store.db import ping
+
+T = TypeVar("T")
+
+lock_app = typer.Typer(help="Deploy locks.", no_args_is_help=True)
+app.add_typer(lock_app, name="lock")
+
+EnvOption = Annotated[str, typer.Option("--env", help="stage, production or dev:<name>")]
+
+
+def cli_actor() -> str:
+    """Who runs the CLI: ``RELMAN_ACTOR`` or the OS user, as ``cli:<name>``."""
+    return "cli:" + (os.environ.get("RELMAN_ACTOR") or getpass.getuser())
+
+
+async def _with(use: Callable[[Container], Awaitable[T]]) -> T:
+    container = build(load_settings())
+    try:
+        await ping(container.engine)
+        return await use(container)
+    finally:
+        await container.aclose()
+
+
+def _live(title: str, work: Callable[[Container], Awaitable[T]]) -> T:
+    started = time.monotonic()
+    with console.status(title) as status:
+
+        async def tick(container: Container) -> T:
+            import asyncio
+
+            task = asyncio.ensure_future(work(container))
+            while not task.done():
+                status.update(f"{title} — {time.monotonic() - started:.0f}s")
+                await asyncio.wait({task}, timeout=0.5)
+            return task.result()
+
+        return run(_with(tick))
+
+
+def _render(result: DeployResult, heading: str) -> None:
+    table = Table("host", "result", "before", "after", "seconds", "error", title=heading)
+    for name, host in result.hosts.items():
+        table.add_row(
+            name,
+            "[green]ok[/]" if host.ok else "[red]failed[/]",
+            host.version_before or "—",
+            host.version_after or "—",
+            f"{host.duration:.1f}",
+            host.error or "",
+        )
+    console.print(table)
+    if result.log_path:
+        console.print(f"log: {result.log_path}", highlight=False)
+    if result.evidence_dir:
+        console.print(f"evidence: {result.evidence_dir}", highlight=False)
+
+
+def _render_locks(report: LockReport, verb: str) -> None:
+    table = Table("where", "state", "holder", "since", "tag", "stale")
+    db = report.database
+    if db is None:
+        table.add_row("database", "free", "", "", "", "")
+    else:
+        table.add_row(
+            "database",
+            verb,
+            db.holder,
+            f"{db.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
+            db.tag,
+            "yes" if report.database_stale else "no",
+        )
+    for name, host in report.hosts.items():
+        stale = {True: "yes", False: "no", None: "unknown"}[host.stale]
+        table.add_row(
+            f"host {name}",
+            verb if host.held else "free",
+            host.holder or "",
+            host.since or "",
+            host.tag or "",
+            stale if host.held else "",
+        )
+    console.print(table)
+
+
+@app.command("deploy")
+def deploy_command(
+    service: Annotated[str, typer.Argument(help="Service name from relman.toml.")],
+    tag: Annotated[str, typer.Argument(help="Version tag, e.g. v1.2.3.")],
+    env: EnvOption,
+    hosts: Annotated[
+        str | None, typer.Option(help="Comma-separated hosts (retry only these).")
+    ] = None,
+) -> None:
+    """Deploy TAG of SERVICE to every host of an environment; exit 0 only if all are healthy."""
+    only = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
+    outcome: DeployOutcome = _live(
+        f"deploying {service} {tag} to {env}",
+        lambda c: c.deploys.deploy(service, tag, env, actor=cli_actor(), only_hosts=only),
+    )
+    _render(outcome.result, f"{service} {tag} → {env}")
+    if outcome.rollback is not None:
+        _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}")
+    elif outcome.rollback_skipped:
+        console.print(f"no automatic rollback: {outcome.rollback_skipped}", highlight=False)
+    if not outcome.ok:
+        failed = ", ".join(outcome.result.failed_hosts)
+        console.print(f"[red]deploy failed on: {failed}[/] (retry with --hosts {failed})")
+        raise typer.Exit(1)
+
+
+@app.command("rollback")
+def rollback_command(
+    service: Annotated[str, typer.Argument(help="Service name from relman.toml.")],
+    env: EnvOption,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Tag to go back to (default: last healthy).")
+    ] = None,
+) -> None:
+    """Redeploy an earlier tag (by default the last one deployed healthy on ENV)."""
+    result = _live(
+        f"rolling back {service} on {env}",
+        lambda c: c.deploys.rollback(service, env, actor=cli_actor(), to_tag=to),
+    )
+    _render(result, f"rollback of {service} on {env} to {result.tag}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@lock_app.command("status")
+def lock_status_command(
+    service: Annotated[str, typer.Argument(help="Service name.")], env: EnvOption
+) -> None:
+    """Show who holds the deploy lock of SERVICE on ENV (database and hosts)."""
+    _render_locks(run(_with(lambda c: c.deploys.lock_report(service, env))), "held")
+
+
+@lock_app.command("release")
+def lock_release_command(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    env: EnvOption,
+    force: Annotated[bool, typer.Option(help="Also free a lock whose holder runs.")] = False,
+) -> None:
+    """Free a stale deploy lock of SERVICE on ENV (database row and host lock dirs)."""
+    report = run(_with(lambda c: c.deploys.release_locks(service, env, force=force)))
+    _render_locks(report, "released")

@@ -1,0 +1,585 @@
+"""Deploy steps as data: pure functions that build argv lists (DESIGN.md §3, §4).
+
+Nothing here runs anything; :mod:`relman.deploy.runner` executes a :class:`Step` through a
+transport and :mod:`relman.deploy.engine` decides which steps to run. The order follows
+seed 003 ("Пример лога деплоя") and seed 001 (preflight, backup, migrate, deploy, smoke):
+
+lock → probe → preflight (``git status --porcelain``, current tag and sha) → clone or
+``git fetch origin --tags --force`` → tag exists? → backup (command, sha256, manifest,
+verify) → ``git checkout --force`` the tag → clean old branches → migrate → build/restart
+(compose or shell) → health → smoke → unlock.
+
+Commands that need redirection or a conditional use ``sh -c SCRIPT sh ARG…`` with a
+constant script and the values as positional arguments, so no value is ever parsed by a
+shell. Paths on the host are POSIX paths.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from relman.config import Host, Service
+
+#: Exit status of the lock step when another deploy holds the lock (EX_TEMPFAIL).
+LOCK_HELD_STATUS = 75
+#: Exit status of the backup digest step when the dump is missing or empty.
+DUMP_MISSING_STATUS = 3
+#: Name of the dump file inside a backup folder (seed 001: "manifest.json + db.dump + sha256").
+DUMP_NAME = "db.dump"
+#: Lines of the service's own log captured when a deploy fails.
+SERVICE_LOG_LINES = 50
+#: Variables for every git command: never wait for a password prompt.
+GIT_ENV: Mapping[str, str] = {"GIT_TERMINAL_PROMPT": "0"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a deploy.
+
+    ``name`` names the evidence file (``step_<name>.log``) and the duration entry;
+    ``timeout`` is in seconds (``None``: the host's ``command_timeout``); ``message`` is a
+    seed-log line written before the step runs; ``check`` makes a non-zero exit fail the
+    deploy; ``stream`` copies output lines into the deploy log; ``sensitive`` keeps the
+    output out of every log (used to read env files).
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    message: str | None = None
+    check: bool = True
+    stream: bool = True
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """A service on one host, with every template already rendered.
+
+    ``workdir`` is the checkout; ``state_dir`` (next to it, ``.relman-<name>``) holds the
+    lock and the backups, outside the checkout so ``git clone`` and ``git status`` never see
+    them.
+    """
+
+    service_name: str
+    service: Service
+    host_name: str
+    host: Host
+    workdir: str
+    state_dir: str
+    lock_dir: str
+    backups_dir: str
+    env: Mapping[str, str]
+
+
+def render(template: str, host: Host) -> str:
+    """``template`` with ``{address}`` and ``{root}`` replaced by the host's values
+    (config.py, :class:`~relman.config.Service`). Other braces are left alone."""
+    return template.replace("{address}", host.address).replace("{root}", host.root.rstrip("/"))
+
+
+def make_target(service_name: str, service: Service, host_name: str, host: Host) -> Target:
+    """Render a service's paths and variables for one host (pure)."""
+    workdir = posixpath.normpath(render(service.workdir, host))
+    parent, base = posixpath.split(workdir)
+    state_dir = posixpath.join(parent or ".", f".relman-{base}")
+    return Target(
+        service_name=service_name,
+        service=service,
+        host_name=host_name,
+        host=host,
+        workdir=workdir,
+        state_dir=state_dir,
+        lock_dir=posixpath.join(state_dir, "lock"),
+        backups_dir=posixpath.join(state_dir, "backups"),
+        env={key: render(value, host) for key, value in service.env.items()},
+    )
+
+
+def version_of(tag: str) -> str:
+    """The version a tag names: the tag without its leading ``v`` (``v1.2.3`` → ``1.2.3``)."""
+    return tag[1:] if tag.startswith("v") else tag
+
+
+def service_env(target: Target, tag: str) -> dict[str, str]:
+    """Variables for the service's own commands (backup, migrate, start, compose).
+
+    The service's configured ``env`` plus ``RELMAN_SERVICE``, ``RELMAN_TAG``,
+    ``RELMAN_VERSION`` and ``IMAGE_TAG`` (the per-release image tag, DESIGN.md §4).
+    """
+    env = dict(target.env)
+    env.update(
+        RELMAN_SERVICE=target.service_name,
+        RELMAN_TAG=tag,
+        RELMAN_VERSION=version_of(tag),
+        IMAGE_TAG=tag,
+    )
+    return env
+
+
+def _sh(
+    name: str,
+    script: str,
+    *args: str,
+    check: bool = True,
+    stream: bool = True,
+    timeout: float | None = None,
+) -> Step:
+    """A step running a constant POSIX ``sh`` script with ``args`` as ``$1``, ``$2``, …"""
+    return Step(
+        name=name,
+        argv=("sh", "-c", script, "sh", *args),
+        check=check,
+        stream=stream,
+        timeout=timeout,
+    )
+
+
+# --- lock ------------------------------------------------------------------------------
+
+_LOCK_SCRIPT = (
+    'mkdir -p -- "$(dirname -- "$1")" || exit 1\n'
+    'if mkdir -- "$1" 2>/dev/null; then\n'
+    '  printf \'%s\\n\' "$2" > "$1/details.json" || { rmdir -- "$1"; exit 1; }\n'
+    '  echo "locked $1"\n'
+    "else\n"
+    '  echo "held $1"\n'
+    '  cat -- "$1/details.json" 2>/dev/null\n'
+    f"  exit {LOCK_HELD_STATUS}\n"
+    "fi"
+)
+
+_UNLOCK_SCRIPT = (
+    'if grep -q -F -- "$2" "$1/details.json" 2>/dev/null; then\n'
+    '  rm -f -- "$1/details.json" && rmdir -- "$1" && echo "unlocked $1"\n'
+    "else\n"
+    '  echo "lock $1 is not held by this deploy; left alone"\n'
+    "fi"
+)
+
+_LOCK_STATUS_SCRIPT = (
+    'if [ -d "$1" ]; then echo held; cat -- "$1/details.json" 2>/dev/null; else echo free; fi'
+)
+
+_FORCE_UNLOCK_SCRIPT = 'rm -f -- "$1/details.json"; rmdir -- "$1" 2>/dev/null; [ ! -e "$1" ]'
+
+
+def lock_details(
+    *,
+    deploy_id: str,
+    actor: str,
+    since: str,
+    tag: str,
+    reason: str,
+    pid: int,
+    machine: str,
+    environment: str,
+) -> str:
+    """The lock's ``details.json`` (one line): who holds it, since when (ISO-8601 UTC), the
+    tag, why, and the relman process (``pid`` on ``machine``) so a dead holder is noticed."""
+    return json.dumps(
+        {
+            "deploy_id": deploy_id,
+            "actor": actor,
+            "since": since,
+            "tag": tag,
+            "reason": reason,
+            "pid": pid,
+            "machine": machine,
+            "environment": environment,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def lock_step(target: Target, details: str) -> Step:
+    """Take the host lock: an atomic ``mkdir`` of the lock folder, then ``details.json``.
+
+    Exits :data:`LOCK_HELD_STATUS` and prints the holder's details when it is taken.
+    """
+    return _sh(
+        "lock", _LOCK_SCRIPT, target.lock_dir, details, check=False, stream=False, timeout=30.0
+    )
+
+
+def unlock_step(target: Target, deploy_id: str) -> Step:
+    """Free the lock, only if this deploy (``deploy_id``) holds it."""
+    return _sh(
+        "unlock",
+        _UNLOCK_SCRIPT,
+        target.lock_dir,
+        deploy_id,
+        check=False,
+        stream=False,
+        timeout=30.0,
+    )
+
+
+def lock_status_step(target: Target) -> Step:
+    """Print ``free``, or ``held`` and the details (for :func:`relman.deploy.lock.lock_status`)."""
+    return _sh("lock_status", _LOCK_STATUS_SCRIPT, target.lock_dir, timeout=30.0)
+
+
+def force_unlock_step(target: Target) -> Step:
+    """Remove the lock whoever holds it (an operator freeing a stale lock)."""
+    return _sh("release_lock", _FORCE_UNLOCK_SCRIPT, target.lock_dir, timeout=30.0)
+
+
+# --- preflight -------------------------------------------------------------------------
+
+_PROBE_SCRIPT = (
+    'if [ -e "$1/.git" ]; then echo git\n'
+    'elif [ -d "$1" ] && [ -n "$(ls -A -- "$1")" ]; then echo files\n'
+    "else echo none; fi"
+)
+
+
+def probe_step(target: Target) -> Step:
+    """Print ``git`` (a checkout exists), ``files`` (folder without a checkout) or ``none``."""
+    return _sh("probe", _PROBE_SCRIPT, target.workdir, stream=False, timeout=30.0)
+
+
+def read_env_file_steps(target: Target) -> list[Step]:
+    """Read the service's env files (relative to the workdir) so their secret values can be
+    masked; the output is ``sensitive`` and never logged. Missing files are fine."""
+    return [
+        Step(
+            name="read_env_file",
+            argv=("cat", "--", posixpath.join(target.workdir, render(path, target.host))),
+            check=False,
+            stream=False,
+            sensitive=True,
+            timeout=30.0,
+        )
+        for path in target.service.env_files
+    ]
+
+
+def preflight_steps(target: Target) -> list[Step]:
+    """``git status --porcelain``, the exact tag at HEAD, the HEAD sha (seed 001 preflight).
+
+    The last two may fail (no tag at HEAD, no commit yet); the engine reads their output.
+    """
+    workdir = target.workdir
+    return [
+        Step(
+            "preflight_status",
+            ("git", "status", "--porcelain"),
+            cwd=workdir,
+            env=GIT_ENV,
+            timeout=60.0,
+        ),
+        Step(
+            "preflight_version",
+            ("git", "describe", "--tags", "--exact-match", "HEAD"),
+            cwd=workdir,
+            env=GIT_ENV,
+            timeout=60.0,
+            check=False,
+            stream=False,
+        ),
+        Step(
+            "preflight_sha",
+            ("git", "rev-parse", "HEAD"),
+            cwd=workdir,
+            env=GIT_ENV,
+            timeout=60.0,
+            check=False,
+            stream=False,
+        ),
+    ]
+
+
+# --- fetch and tag ---------------------------------------------------------------------
+
+
+def fetch_steps(target: Target, workdir_state: str) -> list[Step]:
+    """Bring the checkout up to date with origin (seed 003: ``git fetch origin --tags --force``).
+
+    ``workdir_state`` is :func:`probe_step`'s answer: ``none`` → ``git clone --no-checkout``
+    (nothing is checked out until the tag is verified); ``files`` → ``git init`` and add
+    origin (keeps files already there, e.g. an env file); ``git`` → fetch only.
+    """
+    repo = target.service.repo
+    workdir = target.workdir
+    steps: list[Step] = []
+    if workdir_state == "none":
+        steps.append(
+            Step("clone", ("git", "clone", "--no-checkout", "--", repo, workdir), env=GIT_ENV)
+        )
+    elif workdir_state == "files":
+        steps.append(Step("init", ("git", "init", "-q", "--", workdir), env=GIT_ENV))
+        steps.append(
+            Step("remote", ("git", "remote", "add", "origin", repo), cwd=workdir, env=GIT_ENV)
+        )
+    steps.append(
+        Step(
+            "fetch",
+            ("git", "fetch", "origin", "--tags", "--force"),
+            cwd=workdir,
+            env=GIT_ENV,
+        )
+    )
+    return steps
+
+
+def verify_tag_step(target: Target, tag: str) -> Step:
+    """Print the commit the tag points at; exits non-zero when the tag does not exist."""
+    return Step(
+        "verify_tag",
+        ("git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        check=False,
+        stream=False,
+        timeout=60.0,
+    )
+
+
+# --- backup and restore ----------------------------------------------------------------
+
+_DIGEST_SCRIPT = (
+    'cd -- "$1" || exit 1\n'
+    'if [ ! -s "$2" ]; then\n'
+    '  echo "dump $1/$2 is missing or empty"\n'
+    f"  exit {DUMP_MISSING_STATUS}\n"
+    "fi\n"
+    'wc -c < "$2"\n'
+    'sha256sum -- "$2"'
+)
+
+_WRITE_MANIFEST_SCRIPT = (
+    'printf \'%s\\n\' "$2" > "$1/manifest.json" && printf \'%s\\n\' "$3" > "$1/SHA256SUMS"'
+)
+
+
+def backup_dir_for(target: Target, stamp: str, tag: str) -> str:
+    """The folder of one backup on the host: ``<state_dir>/backups/<stamp>-<tag>``."""
+    return posixpath.join(target.backups_dir, f"{stamp}-{tag}")
+
+
+def _rendered(target: Target, argv: Sequence[str]) -> tuple[str, ...]:
+    """A configured command with ``{address}`` and ``{root}`` substituted in every word."""
+    return tuple(render(word, target.host) for word in argv)
+
+
+def _fill(argv: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
+    out = []
+    for word in argv:
+        for key, value in values.items():
+            word = word.replace("{" + key + "}", value)
+        out.append(word)
+    return tuple(out)
+
+
+def backup_steps(target: Target, tag: str, backup_dir: str) -> list[Step]:
+    """Make the folder and run the service's ``backup_command`` in the workdir.
+
+    The command must write the dump to ``$RELMAN_BACKUP_FILE`` (also ``{backup_file}`` in its
+    argv; ``{backup_dir}`` / ``$RELMAN_BACKUP_DIR`` is its folder).
+    """
+    assert target.service.backup_command
+    dump = posixpath.join(backup_dir, DUMP_NAME)
+    env = service_env(target, tag)
+    env.update(RELMAN_BACKUP_DIR=backup_dir, RELMAN_BACKUP_FILE=dump)
+    argv = _fill(
+        _rendered(target, target.service.backup_command),
+        {"backup_dir": backup_dir, "backup_file": dump},
+    )
+    return [
+        Step("backup_prepare", ("mkdir", "-p", "--", backup_dir), timeout=30.0),
+        Step("backup", argv, cwd=target.workdir, env=env),
+    ]
+
+
+def backup_digest_step(backup_dir: str) -> Step:
+    """Print the dump's size in bytes and its ``sha256sum`` line; exits
+    :data:`DUMP_MISSING_STATUS` when it is missing or empty."""
+    return _sh("backup_digest", _DIGEST_SCRIPT, backup_dir, DUMP_NAME, check=False, stream=False)
+
+
+def backup_manifest(
+    *,
+    service: str,
+    environment: str,
+    host: str,
+    created_at: str,
+    tag_before: str | None,
+    sha_before: str | None,
+    tag_deploying: str,
+    size_bytes: int,
+    sha256: str,
+) -> dict[str, object]:
+    """The backup's ``manifest.json`` (seed 001 §3.1): what was backed up, when, before which
+    deploy, and the dump's size (bytes) and sha256."""
+    return {
+        "service": service,
+        "environment": environment,
+        "host": host,
+        "created_at": created_at,
+        "version_before": tag_before,
+        "sha_before": sha_before,
+        "deploying": tag_deploying,
+        "dump": DUMP_NAME,
+        "size_bytes": size_bytes,
+        "sha256": sha256,
+    }
+
+
+def write_manifest_step(backup_dir: str, manifest: Mapping[str, object], sha256: str) -> Step:
+    """Write ``manifest.json`` and ``SHA256SUMS`` (``sha256sum`` format) into the backup."""
+    text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
+    return _sh(
+        "backup_manifest",
+        _WRITE_MANIFEST_SCRIPT,
+        backup_dir,
+        text,
+        f"{sha256}  {DUMP_NAME}",
+        timeout=30.0,
+    )
+
+
+def verify_backup_step(backup_dir: str, name: str = "backup_verify") -> Step:
+    """Re-read the dump and compare it with ``SHA256SUMS`` (``sha256sum -c``)."""
+    return Step(
+        name,
+        ("sha256sum", "-c", "--strict", "SHA256SUMS"),
+        cwd=backup_dir,
+        check=False,
+    )
+
+
+def restore_step(target: Target, tag: str, backup_dir: str) -> Step:
+    """Run the service's ``restore_command`` with the backup's dump (a rollback that undoes a
+    migration, seed 001 §4 / seed 002 §7)."""
+    assert target.service.restore_command
+    dump = posixpath.join(backup_dir, DUMP_NAME)
+    env = service_env(target, tag)
+    env.update(RELMAN_BACKUP_DIR=backup_dir, RELMAN_BACKUP_FILE=dump)
+    argv = _fill(
+        _rendered(target, target.service.restore_command),
+        {"backup_dir": backup_dir, "backup_file": dump},
+    )
+    return Step("restore", argv, cwd=target.workdir, env=env)
+
+
+# --- checkout, branches, migrate, build ------------------------------------------------
+
+
+def checkout_step(target: Target, tag: str) -> Step:
+    """``git checkout --force`` the tag, detached (seed 003: "Переключаемся на тег")."""
+    return Step(
+        "checkout",
+        (
+            "git",
+            "-c",
+            "advice.detachedHead=false",
+            "checkout",
+            "--force",
+            "--detach",
+            f"refs/tags/{tag}",
+        ),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        timeout=120.0,
+    )
+
+
+def list_branches_step(target: Target) -> Step:
+    """Print the local branch names, one per line."""
+    return Step(
+        "list_branches",
+        ("git", "for-each-ref", "--format=%(refname:short)", "refs/heads/"),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        stream=False,
+        timeout=60.0,
+    )
+
+
+def clean_branches_step(
+    target: Target, branches: Sequence[str], current: str | None = None
+) -> Step | None:
+    """``git branch -D`` every local branch except ``current`` (seed 003: "Очищаем старые
+    ветки"); ``None`` when there is nothing to delete. After the detached checkout no
+    branch is current, so the host keeps only tags."""
+    doomed = [b for b in branches if b and b != current and not b.startswith("-")]
+    if not doomed:
+        return None
+    return Step(
+        "clean_branches",
+        ("git", "branch", "-D", *doomed),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        timeout=60.0,
+    )
+
+
+def migrate_step(target: Target, tag: str) -> Step:
+    """Run the service's ``migrate_command`` in the workdir of the new release."""
+    assert target.service.migrate_command
+    return Step(
+        "migrate",
+        _rendered(target, target.service.migrate_command),
+        cwd=target.workdir,
+        env=service_env(target, tag),
+    )
+
+
+def compose_argv(compose_file: str, compose_service: str, *, build: bool = True) -> tuple[str, ...]:
+    """``docker compose -f FILE up -d --build SERVICE`` (DESIGN.md §4); ``--no-build`` for a
+    rollback to a release whose image (tagged ``IMAGE_TAG``) was already built."""
+    return (
+        "docker",
+        "compose",
+        "-f",
+        compose_file,
+        "up",
+        "-d",
+        "--build" if build else "--no-build",
+        compose_service,
+    )
+
+
+def restart_step(target: Target, tag: str, *, build: bool = True) -> Step:
+    """Build and (re)start the service: the compose command (``IMAGE_TAG=<tag>``) or the
+    shell strategy's ``start_command``, in the workdir."""
+    service = target.service
+    env = service_env(target, tag)
+    if service.strategy == "compose":
+        assert service.compose_file and service.compose_service
+        argv = compose_argv(
+            render(service.compose_file, target.host), service.compose_service, build=build
+        )
+        return Step("build" if build else "restart", argv, cwd=target.workdir, env=env)
+    assert service.start_command
+    argv = _fill(_rendered(target, service.start_command), {"tag": tag, "version": version_of(tag)})
+    return Step("restart", argv, cwd=target.workdir, env=env)
+
+
+def service_log_step(target: Target) -> Step | None:
+    """The step that shows the service's recent log (``log_command`` or ``tail`` of
+    ``log_file``), or ``None`` when neither is configured."""
+    service = target.service
+    if service.log_command:
+        argv: tuple[str, ...] = _rendered(target, service.log_command)
+    elif service.log_file:
+        path = posixpath.join(target.workdir, render(service.log_file, target.host))
+        argv = ("tail", "-n", str(SERVICE_LOG_LINES), "--", path)
+    else:
+        return None
+    return Step(
+        "service_log",
+        argv,
+        cwd=target.workdir,
+        env=dict(target.env),
+        check=False,
+        stream=False,
+        timeout=60.0,
+    )

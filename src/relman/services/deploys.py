@@ -1,0 +1,394 @@
+"""Deploy and rollback use cases: the deploy engine plus the lock, the history and the
+automatic rollback policy (DESIGN.md §4, issue "deploy engine" items 6–8).
+
+The engine (``relman.deploy``) knows hosts and steps; this layer knows the database: it
+holds the (service, environment) lock for the whole run, records every deploy in the
+history, picks the rollback target from that history, and decides whether a rollback must
+restore the pre-deploy database backup (only when the undone deploy ran a migration).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from relman.config import Environment, RelmanConfig, Service, Settings
+from relman.deploy import (
+    DeployRequest,
+    DeployResult,
+    LockStatus,
+    TransportFactory,
+    deploy,
+    lock_status,
+    open_transport,
+    release_lock,
+)
+from relman.deploy.lock import pid_alive, this_machine
+from relman.domain.errors import Conflict, EnvironmentLocked, InvalidInput, NotFound
+from relman.domain.version import parse_release_tag
+from relman.services.releases import Clock, utcnow
+from relman.store.deployments import Deployment, DeploymentKind, DeploymentStore, LockInfo
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOutcome:
+    """A deploy's result and, when it failed and the policy said so, the automatic
+    rollback's result (``None`` when none ran)."""
+
+    result: DeployResult
+    rollback: DeployResult | None = None
+    rollback_skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True only when every host of the deploy is healthy."""
+        return self.result.ok
+
+
+@dataclass(frozen=True, slots=True)
+class LockReport:
+    """The deploy lock of a (service, environment): the database row (``None`` when free,
+    ``database_stale`` when its process is known dead) and each host's lock dir."""
+
+    database: LockInfo | None
+    database_stale: bool
+    hosts: dict[str, LockStatus]
+
+
+class NoRollbackTarget(NotFound):
+    """No earlier healthy deploy exists to roll back to."""
+
+    code = "no_rollback_target"
+
+
+class DeployService:
+    """Runs deploys and rollbacks of configured services to configured environments."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: RelmanConfig,
+        store: DeploymentStore,
+        *,
+        clock: Clock = utcnow,
+        transport_factory: TransportFactory = open_transport,
+    ) -> None:
+        self._settings = settings
+        self._config = config
+        self._store = store
+        self._clock = clock
+        self._transports = transport_factory
+        # Identifies this process as the lock owner (several relman replicas may run).
+        self._owner = f"{this_machine()}:{os.getpid()}"
+
+    def target(self, service: str, environment: str) -> tuple[Service, Environment]:
+        """The configured service and environment; :class:`InvalidInput` names the unknown
+        one and lists what is configured."""
+        if service not in self._config.services:
+            known = ", ".join(sorted(self._config.services)) or "none configured"
+            raise InvalidInput("service", f"unknown service {service!r} (known: {known})")
+        if environment not in self._config.environments:
+            known = ", ".join(sorted(self._config.environments)) or "none configured"
+            raise InvalidInput(
+                "environment", f"unknown environment {environment!r} (known: {known})"
+            )
+        return self._config.services[service], self._config.environments[environment]
+
+    async def deploy(
+        self,
+        service: str,
+        tag: str,
+        environment: str,
+        *,
+        actor: str,
+        release_id: int | None = None,
+        only_hosts: Collection[str] | None = None,
+        expected_sha: str | None = None,
+        reason: str = "deploy",
+    ) -> DeployOutcome:
+        """Deploy ``tag`` of ``service`` to every host of ``environment`` (or ``only_hosts``).
+
+        When a host fails after its checkout changed and the environment has
+        ``auto_rollback``, the last tag deployed healthy there is redeployed at once (with
+        the database restored if this deploy ran a migration). Raises
+        :class:`InvalidInput` for an unknown service, environment, host or a bad tag,
+        :class:`EnvironmentLocked` while another deploy runs.
+        """
+        parse_release_tag(tag, field="tag")
+        svc, env = self.target(service, environment)
+        async with self._locked(service, environment, actor, tag, reason):
+            result = await self._run(
+                service,
+                svc,
+                env,
+                tag,
+                environment,
+                actor=actor,
+                kind="deploy",
+                release_id=release_id,
+                only_hosts=only_hosts,
+                expected_sha=expected_sha,
+                reason=reason,
+            )
+            if result.ok or not env.auto_rollback:
+                return DeployOutcome(result)
+            if not result.changed:
+                return DeployOutcome(result, rollback_skipped="no host changed version")
+            previous = await self._last_healthy(service, environment, exclude_tag=tag)
+            if previous is None:
+                return DeployOutcome(result, rollback_skipped="no earlier healthy deploy")
+            rollback = await self._run(
+                service,
+                svc,
+                env,
+                previous.tag,
+                environment,
+                actor="system",
+                kind="rollback",
+                release_id=release_id,
+                only_hosts=only_hosts,
+                restore_from=result.backups if result.migrated else None,
+                reason=f"automatic rollback: {tag} failed its health check",
+            )
+            return DeployOutcome(result, rollback)
+
+    async def rollback(
+        self,
+        service: str,
+        environment: str,
+        *,
+        actor: str,
+        to_tag: str | None = None,
+        release_id: int | None = None,
+        reason: str = "rollback",
+    ) -> DeployResult:
+        """Put ``service`` on ``environment`` back on ``to_tag`` — by default the last tag
+        deployed healthy there before the current one — health-checked like a deploy.
+
+        The database is restored from the pre-deploy backup only when the deploy being
+        undone (the newest in the history) ran a migration. Raises
+        :class:`NoRollbackTarget`, :class:`InvalidInput`, :class:`EnvironmentLocked`.
+        """
+        svc, env = self.target(service, environment)
+        history = await self._store.history(service, environment)
+        current = history[0] if history else None
+        if to_tag is None:
+            exclude = current.tag if current is not None else None
+            previous = await self._last_healthy(service, environment, exclude_tag=exclude)
+            if previous is None:
+                raise NoRollbackTarget(
+                    f"no earlier healthy deploy of {service} on {environment} to roll back to; "
+                    "name one with --to"
+                )
+            to_tag = previous.tag
+        parse_release_tag(to_tag, field="to_tag")
+        restore = None
+        if current is not None and current.migrated and current.backup_path:
+            restore = json.loads(current.backup_path)
+        async with self._locked(service, environment, actor, to_tag, reason):
+            return await self._run(
+                service,
+                svc,
+                env,
+                to_tag,
+                environment,
+                actor=actor,
+                kind="rollback",
+                release_id=release_id,
+                restore_from=restore,
+                reason=reason,
+            )
+
+    async def history(self, service: str, environment: str) -> list[Deployment]:
+        """The deploy history of ``service`` on ``environment``, newest first."""
+        self.target(service, environment)
+        return await self._store.history(service, environment)
+
+    async def lock_report(self, service: str, environment: str) -> LockReport:
+        """Who holds the deploy lock of ``service`` on ``environment``, in the database and
+        on each host. Raises :class:`InvalidInput` for an unknown target and
+        ``TransportError`` when a host cannot be reached."""
+        svc, env = self.target(service, environment)
+        held = await self._store.lock(service, environment)
+        hosts = {
+            name: await lock_status(
+                self._config.hosts[name],
+                svc,
+                host_name=name,
+                service_name=service,
+                transport_factory=self._transports,
+            )
+            for name in env.hosts
+        }
+        return LockReport(held, held is not None and _owner_dead(held.owner), hosts)
+
+    async def release_locks(
+        self, service: str, environment: str, *, force: bool = False
+    ) -> LockReport:
+        """Free stale locks (or any, with ``force``) of ``service`` on ``environment``;
+        returns what was held before. A live lock without ``force`` raises
+        :class:`EnvironmentLocked` / ``LockHeld`` naming its holder."""
+        svc, env = self.target(service, environment)
+        before = await self.lock_report(service, environment)
+        if before.database is not None:
+            if not (force or before.database_stale):
+                held = before.database
+                raise EnvironmentLocked(
+                    service,
+                    environment,
+                    held.holder,
+                    f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
+                    held.tag,
+                )
+            await self._store.release_lock(service, environment, owner=before.database.owner)
+        for name in env.hosts:
+            await release_lock(
+                self._config.hosts[name],
+                svc,
+                host_name=name,
+                service_name=service,
+                force=force,
+                transport_factory=self._transports,
+            )
+        return before
+
+    async def _last_healthy(
+        self, service: str, environment: str, *, exclude_tag: str | None
+    ) -> Deployment | None:
+        for past in await self._store.history(service, environment, limit=200):
+            if past.status == "succeeded" and past.tag != exclude_tag:
+                return past
+        return None
+
+    def _locked(
+        self, service: str, environment: str, actor: str, tag: str, reason: str
+    ) -> _EnvironmentLock:
+        return _EnvironmentLock(
+            self._store,
+            service,
+            environment,
+            actor,
+            f"{self._owner}:{uuid.uuid4().hex[:8]}",
+            tag,
+            reason,
+            self._clock,
+        )
+
+    async def _run(
+        self,
+        service_name: str,
+        service: Service,
+        env: Environment,
+        tag: str,
+        environment: str,
+        *,
+        actor: str,
+        kind: DeploymentKind,
+        release_id: int | None,
+        only_hosts: Collection[str] | None = None,
+        expected_sha: str | None = None,
+        restore_from: dict[str, str] | None = None,
+        reason: str = "",
+    ) -> DeployResult:
+        hosts = {name: self._config.hosts[name] for name in env.hosts}
+        if only_hosts is not None:
+            unknown = sorted(set(only_hosts) - set(hosts))
+            if unknown:
+                raise InvalidInput("hosts", f"not in {environment}: {', '.join(unknown)}")
+        deployment_id = await self._store.start(
+            release_id=release_id,
+            service=service_name,
+            environment=environment,
+            tag=tag,
+            kind=kind,
+            actor=actor,
+            hosts=sorted(only_hosts or hosts),
+            at=self._clock(),
+        )
+        result: DeployResult | None = None
+        try:
+            result = await deploy(
+                DeployRequest(
+                    service_name=service_name,
+                    service=service,
+                    tag=tag,
+                    environment=environment,
+                    hosts=hosts,
+                    actor=actor,
+                    kind=kind,
+                    log_root=self._settings.log_root,
+                    evidence_root=self._settings.evidence_root,
+                    only_hosts=only_hosts,
+                    restore_backup=bool(restore_from),
+                    restore_from=restore_from or {},
+                    expected_sha=expected_sha,
+                    reason=reason,
+                ),
+                transport_factory=self._transports,
+            )
+        finally:
+            await self._store.finish(
+                deployment_id,
+                ok=result is not None and result.ok,
+                at=self._clock(),
+                migrated=result is not None and result.migrated,
+                backup_path=json.dumps(result.backups) if result and result.backups else "",
+                log_path=str(result.log_path or "") if result else "",
+                evidence_path=str(result.evidence_dir or "") if result else "",
+                error=(result.error or "") if result else "interrupted",
+            )
+        return result
+
+
+def _owner_dead(owner: str) -> bool:
+    """Whether a lock owner ``machine:pid:…`` is a process of this machine that is gone."""
+    machine, _, rest = owner.partition(":")
+    pid = rest.split(":", 1)[0]
+    return machine == this_machine() and pid.isdigit() and not pid_alive(int(pid))
+
+
+class _EnvironmentLock:
+    """Async context manager holding the database lock of (service, environment)."""
+
+    def __init__(
+        self,
+        store: DeploymentStore,
+        service: str,
+        environment: str,
+        holder: str,
+        owner: str,
+        tag: str,
+        reason: str,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._args = (service, environment)
+        self._holder = holder
+        self._owner = owner
+        self._tag = tag
+        self._reason = reason
+        self._clock = clock
+
+    async def __aenter__(self) -> None:
+        service, environment = self._args
+        await self._store.acquire_lock(
+            service=service,
+            environment=environment,
+            holder=self._holder,
+            owner=self._owner,
+            tag=self._tag,
+            reason=self._reason,
+            at=self._clock(),
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        service, environment = self._args
+        released = await self._store.release_lock(service, environment, owner=self._owner)
+        if not released and exc[0] is None:
+            raise Conflict(
+                f"the deploy lock of {service} on {environment} was released "
+                "by someone else while this deploy ran"
+            )
