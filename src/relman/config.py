@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import (
@@ -272,9 +272,6 @@ class RelmanConfig(_Model):
                 if host not in self.hosts:
                     raise ValueError(f"environment {env_name!r} names unknown host {host!r}")
         return self
-
-
-EnvironmentName = Annotated[str, Field(pattern=r"^(stage|production|dev:[A-Za-z0-9_.-]+)$")]
 
 
 def load_config(path: Path) -> RelmanConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -11,6 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from relman.bootstrap import build
+from relman.domain.release import Source
+from relman.domain.status import ReleaseStatus
+from relman.services.releases import NewRelease
+from tests.conftest import make_settings
 
 RELMAN = str(Path(sys.executable).with_name("relman"))
 PREFIX = "/api/tg-bot"
@@ -174,3 +181,76 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     for secret in ("very-secret-1", "tg-secret", "db-secret"):
         assert secret not in result.stdout
     assert "rel:***@db/releases" in result.stdout
+
+
+def test_an_unmigrated_database_says_how_to_fix_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [RELMAN, "releases", "list"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "relman db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_env_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [RELMAN, "config", "init-env", "--path", str(tmp_path / "no" / "such" / ".env")],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "cannot write" in result.stderr and "No such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_user_data_with_brackets_is_shown_literally(tmp_path: Path) -> None:
+    """A note or service name with rich markup ("[/]", "[red]") must print as it is."""
+    db = tmp_path / "relman.db"
+    subprocess.run(
+        [RELMAN, "db", "upgrade"], cwd=tmp_path, env=clean_env(), check=True, capture_output=True
+    )
+
+    async def seed() -> None:
+        container = build(make_settings(f"sqlite+aiosqlite:///{db}", tmp_path))
+        release, _ = await container.releases.create(
+            NewRelease("svc[red]", "v1.0.0", "dev[/]", "1", "", ""), source=Source.CLI
+        )
+        assert release.id is not None
+        await container.releases.report_status(
+            release.id,
+            ReleaseStatus.BUILDING,
+            actor="ci",
+            source=Source.CLI,
+            note="[/] closing tag and [bold]markup[/bold]",
+        )
+        await container.aclose()
+
+    asyncio.run(seed())
+    shown = subprocess.run(
+        [RELMAN, "releases", "show", "1"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "svc[red]" in shown.stdout and "dev[/]" in shown.stdout
+    assert "[bold]" in shown.stdout and "[/] closing" in shown.stdout
+    listing = subprocess.run(
+        [RELMAN, "releases", "list"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listing.returncode == 0 and "svc[red]" in listing.stdout

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from relman.api.app import create_app
@@ -27,10 +27,7 @@ async def test_migrations_build_the_seed_table_from_nothing(databases: DatabaseF
         assert await current_revision(engine) == "0002"
         async with engine.connect() as conn:
             columns = await conn.run_sync(
-                lambda sync: [
-                    c["name"]
-                    for c in __import__("sqlalchemy").inspect(sync).get_columns("releases")
-                ]
+                lambda sync: [c["name"] for c in inspect(sync).get_columns("releases")]
             )
         assert columns == [
             "id",

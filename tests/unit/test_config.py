@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from relman.domain.errors import ConfigError
 
 
 def env_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.startswith(("RELMAN_", "LOOM_")) or key == "DATABASE_URL":
             monkeypatch.delenv(key)
     for key, value in env.items():

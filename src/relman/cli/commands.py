@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +11,13 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from relman.bootstrap import Container, build
+from relman.bootstrap import build
 from relman.cli import app, deploy  # noqa: F401  (deploy registers its commands)
-from relman.cli._common import console, fail, run
+from relman.cli._common import add_data_row, console, fail, run, with_container
 from relman.cli.init import app as init_app
 from relman.cli.version import app as version_app
 from relman.config import Settings, load_settings, redact_url
-from relman.domain.release import Release
+from relman.domain.errors import RelmanError
 from relman.domain.status import ReleaseStatus
 from relman.store.db import ping, upgrade
 
@@ -28,16 +29,6 @@ app.add_typer(releases_app, name="releases")
 app.add_typer(config_app, name="config")
 app.add_typer(version_app, name="version")
 app.add_typer(init_app, name="init")
-
-
-async def _with_container(settings: Settings) -> Container:
-    container = build(settings)
-    try:
-        await ping(container.engine)
-    except Exception:
-        await container.aclose()
-        raise
-    return container
 
 
 @app.command()
@@ -60,7 +51,12 @@ def serve(
 async def _serve(settings: Settings, migrate: bool) -> None:
     from relman.api.app import create_app
 
-    container = await _with_container(settings)
+    container = build(settings)
+    try:
+        await ping(container.engine)
+    except RelmanError:
+        await container.aclose()
+        raise
     if migrate:
         await upgrade(container.engine)
     api = create_app(container, own_container=True)
@@ -81,18 +77,10 @@ async def _serve(settings: Settings, migrate: bool) -> None:
 def db_upgrade() -> None:
     """Apply database migrations up to the newest revision."""
     settings = load_settings()
-    run(_db_upgrade(settings))
+    run(with_container(lambda c: upgrade(c.engine), settings))
     console.print(
         f"database up to date: {redact_url(settings.effective_database_url())}", highlight=False
     )
-
-
-async def _db_upgrade(settings: Settings) -> None:
-    container = await _with_container(settings)
-    try:
-        await upgrade(container.engine)
-    finally:
-        await container.aclose()
 
 
 @releases_app.command("list")
@@ -103,10 +91,15 @@ def releases_list(
     limit: Annotated[int, typer.Option(help="How many (1..200).")] = 20,
 ) -> None:
     """List releases, newest first."""
-    page = run(_list(load_settings(), group, service, status, limit))
+    page = run(
+        with_container(
+            lambda c: c.releases.list(group=group, service=service, status=status, limit=limit)
+        )
+    )
     table = Table("id", "service", "tag", "status", "initiated by", "created (UTC)")
-    for r in page:
-        table.add_row(
+    for r in page.releases:
+        add_data_row(
+            table,
             str(r.id),
             r.service_name,
             r.release_tag,
@@ -117,38 +110,23 @@ def releases_list(
     console.print(table)
 
 
-async def _list(
-    settings: Settings,
-    group: str | None,
-    service: str | None,
-    status: ReleaseStatus | None,
-    limit: int,
-) -> list[Release]:
-    container = await _with_container(settings)
-    try:
-        page = await container.releases.list(
-            group=group, service=service, status=status, limit=limit
-        )
-    finally:
-        await container.aclose()
-    return page.releases
-
-
 @releases_app.command("show")
 def releases_show(release_id: Annotated[int, typer.Argument(help="Release id.")]) -> None:
     """Show one release and its audit timeline."""
-    release = run(_show(load_settings(), release_id))
+    release = run(with_container(lambda c: c.releases.get(release_id)))
     console.print(
-        f"[bold]#{release.id} {release.service_name} {release.release_tag}[/] — "
+        f"#{release.id} {release.service_name} {release.release_tag} — "
         f"{release.status.value} (initiated by {release.initiated_by})",
         highlight=False,
+        markup=False,
     )
     table = Table("time (UTC)", "from", "to", "actor", "source", "after", "note")
     previous = None
     for e in release.events:
         after = "" if previous is None else f"{(e.created_at - previous).total_seconds():.1f}s"
         previous = e.created_at
-        table.add_row(
+        add_data_row(
+            table,
             f"{e.created_at:%Y-%m-%d %H:%M:%S}",
             e.from_status or "—",
             e.to_status,
@@ -158,14 +136,6 @@ def releases_show(release_id: Annotated[int, typer.Argument(help="Release id.")]
             e.note,
         )
     console.print(table)
-
-
-async def _show(settings: Settings, release_id: int) -> Release:
-    container = await _with_container(settings)
-    try:
-        return await container.releases.get(release_id)
-    finally:
-        await container.aclose()
 
 
 @config_app.command("show")
@@ -191,7 +161,7 @@ def config_show() -> None:
     }
     table = Table("setting", "value", show_header=False)
     for key, value in rows.items():
-        table.add_row(key, value)
+        add_data_row(table, key, value)
     console.print(table)
 
 
@@ -202,12 +172,16 @@ def config_init_env(
     """Create a .env with a freshly generated API secret (refuses to overwrite)."""
     if path.exists():
         fail(f"{path} exists; not overwriting it")
-    path.write_text(
-        "# relman settings (see README). Keep this file private.\n"
-        f"LOOM_INTERSERVER_SECRET_KEY={secrets.token_urlsafe(32)}\n",
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
+    try:
+        # Created private from the start: the secret is never readable by others.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(
+                "# relman settings (see README). Keep this file private.\n"
+                f"LOOM_INTERSERVER_SECRET_KEY={secrets.token_urlsafe(32)}\n"
+            )
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
     console.print(
         f"wrote {path} with a new API secret (LOOM_INTERSERVER_SECRET_KEY)", highlight=False
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import time
@@ -9,15 +10,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from relman.bootstrap import Container, build
+from relman.bootstrap import Container
 from relman.cli import app
-from relman.cli._common import console, run
-from relman.config import load_settings
+from relman.cli._common import add_data_row, console, run, with_container
 from relman.deploy import DeployResult
 from relman.services.deploys import DeployOutcome, LockReport
-from relman.store.db import ping
 
 T = TypeVar("T")
 
@@ -32,37 +32,27 @@ def cli_actor() -> str:
     return "cli:" + (os.environ.get("RELMAN_ACTOR") or getpass.getuser())
 
 
-async def _with(use: Callable[[Container], Awaitable[T]]) -> T:
-    container = build(load_settings())
-    try:
-        await ping(container.engine)
-        return await use(container)
-    finally:
-        await container.aclose()
-
-
 def _live(title: str, work: Callable[[Container], Awaitable[T]]) -> T:
     started = time.monotonic()
-    with console.status(title) as status:
+    with console.status(escape(title)) as status:
 
         async def tick(container: Container) -> T:
-            import asyncio
-
             task = asyncio.ensure_future(work(container))
             while not task.done():
-                status.update(f"{title} — {time.monotonic() - started:.0f}s")
+                status.update(f"{escape(title)} — {time.monotonic() - started:.0f}s")
                 await asyncio.wait({task}, timeout=0.5)
             return task.result()
 
-        return run(_with(tick))
+        return run(with_container(tick))
 
 
 def _render(result: DeployResult, heading: str) -> None:
     table = Table("host", "result", "before", "after", "seconds", "error", title=heading)
     for name, host in result.hosts.items():
-        table.add_row(
+        add_data_row(
+            table,
             name,
-            "[green]ok[/]" if host.ok else "[red]failed[/]",
+            "ok" if host.ok else "FAILED",
             host.version_before or "—",
             host.version_after or "—",
             f"{host.duration:.1f}",
@@ -70,9 +60,9 @@ def _render(result: DeployResult, heading: str) -> None:
         )
     console.print(table)
     if result.log_path:
-        console.print(f"log: {result.log_path}", highlight=False)
+        console.print(f"log: {result.log_path}", highlight=False, markup=False)
     if result.evidence_dir:
-        console.print(f"evidence: {result.evidence_dir}", highlight=False)
+        console.print(f"evidence: {result.evidence_dir}", highlight=False, markup=False)
 
 
 def _render_locks(report: LockReport, verb: str) -> None:
@@ -81,7 +71,8 @@ def _render_locks(report: LockReport, verb: str) -> None:
     if db is None:
         table.add_row("database", "free", "", "", "", "")
     else:
-        table.add_row(
+        add_data_row(
+            table,
             "database",
             verb,
             db.holder,
@@ -91,7 +82,8 @@ def _render_locks(report: LockReport, verb: str) -> None:
         )
     for name, host in report.hosts.items():
         stale = {True: "yes", False: "no", None: "unknown"}[host.stale]
-        table.add_row(
+        add_data_row(
+            table,
             f"host {name}",
             verb if host.held else "free",
             host.holder or "",
@@ -112,7 +104,7 @@ def deploy_command(
     ] = None,
 ) -> None:
     """Deploy TAG of SERVICE to every host of an environment; exit 0 only if all are healthy."""
-    only = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
+    only = None if hosts is None else [h.strip() for h in hosts.split(",") if h.strip()]
     outcome: DeployOutcome = _live(
         f"deploying {service} {tag} to {env}",
         lambda c: c.deploys.deploy(service, tag, env, actor=cli_actor(), only_hosts=only),
@@ -124,7 +116,7 @@ def deploy_command(
         console.print(f"no automatic rollback: {outcome.rollback_skipped}", highlight=False)
     if not outcome.ok:
         failed = ", ".join(outcome.result.failed_hosts)
-        console.print(f"[red]deploy failed on: {failed}[/] (retry with --hosts {failed})")
+        console.print(f"deploy failed on: {failed} (retry with --hosts {failed})", markup=False)
         raise typer.Exit(1)
 
 
@@ -151,7 +143,7 @@ def lock_status_command(
     service: Annotated[str, typer.Argument(help="Service name.")], env: EnvOption
 ) -> None:
     """Show who holds the deploy lock of SERVICE on ENV (database and hosts)."""
-    _render_locks(run(_with(lambda c: c.deploys.lock_report(service, env))), "held")
+    _render_locks(run(with_container(lambda c: c.deploys.lock_report(service, env))), "held")
 
 
 @lock_app.command("release")
@@ -161,5 +153,5 @@ def lock_release_command(
     force: Annotated[bool, typer.Option(help="Also free a lock whose holder runs.")] = False,
 ) -> None:
     """Free a stale deploy lock of SERVICE on ENV (database row and host lock dirs)."""
-    report = run(_with(lambda c: c.deploys.release_locks(service, env, force=force)))
+    report = run(with_container(lambda c: c.deploys.release_locks(service, env, force=force)))
     _render_locks(report, "released")

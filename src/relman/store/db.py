@@ -6,6 +6,8 @@ ship inside the package (``relman/store/migrations``) and run on a live async en
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,5 +101,24 @@ DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
 
 def unavailable(exc: Exception) -> StoreUnavailable:
-    """The :class:`StoreUnavailable` for a driver error: its kind, never the DSN."""
+    """The :class:`StoreUnavailable` for a driver error: its kind, never the DSN.
+
+    A missing table means the schema was never migrated; the message says how to fix it.
+    """
+    text = str(exc).lower()
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return StoreUnavailable(
+            "the database has no relman tables yet: run `relman db upgrade` "
+            "(or `relman serve --migrate`)"
+        )
     return StoreUnavailable(f"database error: {type(exc).__name__}")
+
+
+@contextmanager
+def db_errors() -> Iterator[None]:
+    """Inside it, a driver error becomes :class:`StoreUnavailable` (see :func:`unavailable`);
+    relman's own errors pass through."""
+    try:
+        yield
+    except DB_ERRORS as exc:
+        raise unavailable(exc) from None

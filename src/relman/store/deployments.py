@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relman.domain.errors import EnvironmentLocked
-from relman.store.db import DB_ERRORS, unavailable
+from relman.store.db import db_errors
 from relman.store.tables import deploy_locks, deployments
 
 DeploymentKind = Literal["deploy", "rollback"]
@@ -80,7 +80,7 @@ class DeploymentStore:
         at: datetime,
     ) -> int:
         """Record a deploy as ``running``; returns its id."""
-        try:
+        with db_errors():
             async with self._engine.begin() as conn:
                 result = await conn.execute(
                     insert(deployments)
@@ -98,8 +98,6 @@ class DeploymentStore:
                     .returning(deployments.c.id)
                 )
                 return int(result.scalar_one())
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
 
     async def finish(
         self,
@@ -114,7 +112,7 @@ class DeploymentStore:
         error: str = "",
     ) -> None:
         """Record the outcome of a running deploy."""
-        try:
+        with db_errors():
             async with self._engine.begin() as conn:
                 await conn.execute(
                     update(deployments)
@@ -129,8 +127,6 @@ class DeploymentStore:
                         error=error[:2000],
                     )
                 )
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
 
     async def history(self, service: str, environment: str, *, limit: int = 50) -> list[Deployment]:
         """Deploys of ``service`` to ``environment``, newest first."""
@@ -140,11 +136,9 @@ class DeploymentStore:
             .order_by(deployments.c.id.desc())
             .limit(limit)
         )
-        try:
+        with db_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         return [_deployment(row) for row in rows]
 
     async def for_release(self, release_id: int) -> list[Deployment]:
@@ -154,11 +148,9 @@ class DeploymentStore:
             .where(deployments.c.release_id == release_id)
             .order_by(deployments.c.id)
         )
-        try:
+        with db_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         return [_deployment(row) for row in rows]
 
     async def acquire_lock(
@@ -173,50 +165,44 @@ class DeploymentStore:
         at: datetime,
     ) -> None:
         """Take the deploy lock, or raise :class:`EnvironmentLocked` naming its holder."""
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(deploy_locks).values(
-                        service=service,
-                        environment=environment,
-                        holder=holder,
-                        owner=owner,
-                        tag=tag,
-                        reason=reason,
-                        acquired_at=at,
-                    )
+        # Two tries: the holder may release between our refused insert and our read.
+        for _ in range(2):
+            with db_errors():
+                try:
+                    async with self._engine.begin() as conn:
+                        await conn.execute(
+                            insert(deploy_locks).values(
+                                service=service,
+                                environment=environment,
+                                holder=holder,
+                                owner=owner,
+                                tag=tag,
+                                reason=reason,
+                                acquired_at=at,
+                            )
+                        )
+                    return
+                except IntegrityError:
+                    pass
+            held = await self.lock(service, environment)
+            if held is not None:
+                raise EnvironmentLocked(
+                    service,
+                    environment,
+                    held.holder,
+                    f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
+                    held.tag,
                 )
-            return
-        except IntegrityError:
-            pass
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
-        held = await self.lock(service, environment)
-        if held is None:  # released between our insert and the read: try once more
-            await self.acquire_lock(
-                service=service,
-                environment=environment,
-                holder=holder,
-                owner=owner,
-                tag=tag,
-                reason=reason,
-                at=at,
-            )
-            return
-        raise EnvironmentLocked(
-            service, environment, held.holder, f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC", held.tag
-        )
+        raise EnvironmentLocked(service, environment, "another deploy", "just now", tag)
 
     async def lock(self, service: str, environment: str) -> LockInfo | None:
         """The current lock of (service, environment), or ``None``."""
         query = select(deploy_locks).where(
             and_(deploy_locks.c.service == service, deploy_locks.c.environment == environment)
         )
-        try:
+        with db_errors():
             async with self._engine.connect() as conn:
                 row = (await conn.execute(query)).first()
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         if row is None:
             return None
         m = row._mapping
@@ -239,11 +225,9 @@ class DeploymentStore:
         )
         if owner is not None:
             condition = and_(condition, deploy_locks.c.owner == owner)
-        try:
+        with db_errors():
             async with self._engine.begin() as conn:
                 result = await conn.execute(delete(deploy_locks).where(condition))
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         return bool(result.rowcount)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from relman.domain.errors import Conflict, ReleaseNotFound
 from relman.domain.release import Release, ReleaseEvent, Source
 from relman.domain.status import ReleaseStatus
-from relman.store.db import DB_ERRORS, unavailable
+from relman.store.db import db_errors
 from relman.store.tables import release_events, releases
 
 
@@ -42,17 +42,16 @@ class ReleaseStore:
         release with the same (service_name, release_tag, github_run_id) already exists
         (CI retried the call).
         """
-        try:
-            async with self._engine.begin() as conn:
-                release_id = await _insert_release(conn, release)
-                await _insert_event(conn, release_id, event)
-        except IntegrityError:
-            existing = await self._find_same_run(release)
-            if existing is None:  # pragma: no cover - the unique key is the only constraint
-                raise
-            return existing, False
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
+        with db_errors():
+            try:
+                async with self._engine.begin() as conn:
+                    release_id = await _insert_release(conn, release)
+                    await _insert_event(conn, release_id, event)
+            except IntegrityError:
+                existing = await self._find_same_run(release)
+                if existing is None:  # pragma: no cover - the unique key is the only one
+                    raise
+                return existing, False
         release.id = release_id
         release.events = [_with_release_id(event, release_id)]
         return release, True
@@ -62,7 +61,7 @@ class ReleaseStore:
 
         Raises :class:`ReleaseNotFound`.
         """
-        try:
+        with db_errors():
             async with self._engine.connect() as conn:
                 row = (
                     await conn.execute(select(releases).where(releases.c.id == release_id))
@@ -72,8 +71,6 @@ class ReleaseStore:
                 release = _release_from_row(row)
                 if with_events:
                     release.events = await _events(conn, release_id)
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         return release
 
     async def save_transition(
@@ -85,7 +82,7 @@ class ReleaseStore:
         nothing is written and :class:`StaleRelease` is raised.
         """
         assert release.id is not None
-        try:
+        with db_errors():
             async with self._engine.begin() as conn:
                 result = await conn.execute(
                     update(releases)
@@ -100,8 +97,6 @@ class ReleaseStore:
                 if result.rowcount != 1:
                     raise StaleRelease(f"release {release.id} changed while being updated")
                 await _insert_event(conn, release.id, event)
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
 
     async def list(
         self,
@@ -122,11 +117,9 @@ class ReleaseStore:
             query = query.where(releases.c.status.in_([s.value for s in statuses]))
         if before_id is not None:
             query = query.where(releases.c.id < before_id)
-        try:
+        with db_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        except DB_ERRORS as exc:
-            raise unavailable(exc) from None
         return [_release_from_row(row) for row in rows]
 
     async def _find_same_run(self, release: Release) -> Release | None:
