@@ -39,6 +39,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def relman(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the relman console script as a user would, with a clean environment."""
+    return subprocess.run(
+        [RELMAN, *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -53,14 +66,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30
 
 
 def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
-    init = subprocess.run(
-        [RELMAN, "config", "init-env"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    init = relman(["config", "init-env"], tmp_path)
     assert init.returncode == 0, init.stderr
     secret = (tmp_path / ".env").read_text().split("LOOM_INTERSERVER_SECRET_KEY=")[1].strip()
     assert (tmp_path / ".env").stat().st_mode & 0o077 == 0
@@ -102,23 +108,9 @@ def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
     assert (tmp_path / "relman.db").exists()
     assert secret not in output
 
-    listing = subprocess.run(
-        [RELMAN, "releases", "list"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    listing = relman(["releases", "list"], tmp_path)
     assert listing.returncode == 0 and "v1.0.0" in listing.stdout and "building" in listing.stdout
-    shown = subprocess.run(
-        [RELMAN, "releases", "show", "1"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = relman(["releases", "show", "1"], tmp_path)
     assert shown.returncode == 0 and "initiated" in shown.stdout and "alice" in shown.stdout
 
 
@@ -145,18 +137,8 @@ def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
 def test_bad_config_and_input_is_one_line_exit_2(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
-    subprocess.run(
-        [RELMAN, "db", "upgrade"], cwd=tmp_path, env=clean_env(), check=True, capture_output=True
-    )
-    result = subprocess.run(
-        [RELMAN, *args],
-        cwd=tmp_path,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    assert relman(["db", "upgrade"], tmp_path).returncode == 0
+    result = relman(args, tmp_path, **env)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -164,18 +146,12 @@ def test_bad_config_and_input_is_one_line_exit_2(
 
 
 def test_config_show_masks_secrets(tmp_path: Path) -> None:
-    env = clean_env(
+    result = relman(
+        ["config", "show"],
+        tmp_path,
         LOOM_INTERSERVER_SECRET_KEY="very-secret-1",
         LOOM_RELEASE_TG_BOT_TOKEN="123:tg-secret",
         DATABASE_URL="postgresql://rel:db-secret@db/releases",
-    )
-    result = subprocess.run(
-        [RELMAN, "config", "show"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert result.returncode == 0
     for secret in ("very-secret-1", "tg-secret", "db-secret"):
@@ -184,27 +160,15 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
 
 
 def test_an_unmigrated_database_says_how_to_fix_it(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [RELMAN, "releases", "list"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = relman(["releases", "list"], tmp_path)
     assert result.returncode == 2
     assert "relman db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_init_env_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [RELMAN, "config", "init-env", "--path", str(tmp_path / "no" / "such" / ".env")],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    result = relman(
+        ["config", "init-env", "--path", str(tmp_path / "no" / "such" / ".env")], tmp_path
     )
     assert result.returncode == 2
     assert "cannot write" in result.stderr and "No such file" in result.stderr
@@ -214,9 +178,7 @@ def test_init_env_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
 def test_user_data_with_brackets_is_shown_literally(tmp_path: Path) -> None:
     """A note or service name with rich markup ("[/]", "[red]") must print as it is."""
     db = tmp_path / "relman.db"
-    subprocess.run(
-        [RELMAN, "db", "upgrade"], cwd=tmp_path, env=clean_env(), check=True, capture_output=True
-    )
+    assert relman(["db", "upgrade"], tmp_path).returncode == 0
 
     async def seed() -> None:
         container = build(make_settings(f"sqlite+aiosqlite:///{db}", tmp_path))
@@ -234,23 +196,9 @@ def test_user_data_with_brackets_is_shown_literally(tmp_path: Path) -> None:
         await container.aclose()
 
     asyncio.run(seed())
-    shown = subprocess.run(
-        [RELMAN, "releases", "show", "1"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = relman(["releases", "show", "1"], tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "svc[red]" in shown.stdout and "dev[/]" in shown.stdout
     assert "[bold]" in shown.stdout and "[/] closing" in shown.stdout
-    listing = subprocess.run(
-        [RELMAN, "releases", "list"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    listing = relman(["releases", "list"], tmp_path)
     assert listing.returncode == 0 and "svc[red]" in listing.stdout

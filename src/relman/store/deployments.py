@@ -205,16 +205,7 @@ class DeploymentStore:
                 row = (await conn.execute(query)).first()
         if row is None:
             return None
-        m = row._mapping
-        return LockInfo(
-            service=m["service"],
-            environment=m["environment"],
-            holder=m["holder"],
-            owner=m["owner"],
-            tag=m["tag"],
-            reason=m["reason"],
-            acquired_at=m["acquired_at"],
-        )
+        return LockInfo(**row._mapping)
 
     async def release_lock(
         self, service: str, environment: str, *, owner: str | None = None
