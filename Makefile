@@ -18,6 +18,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# relman's main job on the embedded default: the whole release lifecycle, for real, on this
+# machine (SQLite, local hosts on 127.0.0.2/.3); leaves its database, logs and evidence in
+# ./relman-demo.
+demo: $(STAMP)
+	$(BIN)/relman demo --dir relman-demo
+
 # The embedded default: SQLite in ./relman.db, a generated API secret in ./.env.
 serve: $(STAMP)
 	@test -f .env || $(BIN)/relman config init-env

@@ -12,11 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relman.config import RelmanConfig, Settings, load_config
 from relman.deploy import TransportFactory, open_transport
+from relman.integrations.github import GitHubClient
+from relman.notify import Notifier, Sink
+from relman.notify.sinks import LogSink, WebhookSink
 from relman.services.deploys import DeployService
+from relman.services.pipeline import PipelineService
 from relman.services.releases import Clock, ReleaseService, utcnow
+from relman.services.worker import Worker
 from relman.store.db import create_engine
 from relman.store.deployments import DeploymentStore
+from relman.store.jobs import JobStore
 from relman.store.releases import ReleaseStore
+from relman.store.seen import SeenStore
 
 
 @dataclass(slots=True)
@@ -28,9 +35,27 @@ class Container:
     engine: AsyncEngine
     releases: ReleaseService
     deploys: DeployService
+    jobs: JobStore
+    seen: SeenStore
+    notifier: Notifier
+    pipeline: PipelineService
+    clock: Clock
+    github: GitHubClient | None = None
+
+    def worker(self) -> Worker:
+        """A worker for this container's job queue, timed by the settings."""
+        return Worker(
+            self.pipeline,
+            self.jobs,
+            clock=self.clock,
+            heartbeat_interval=self.settings.worker_heartbeat,
+            stale_after=self.settings.worker_stale_after,
+        )
 
     async def aclose(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and HTTP clients."""
+        if self.github is not None:
+            await self.github.aclose()
         await self.engine.dispose()
 
 
@@ -39,6 +64,8 @@ def build(
     *,
     clock: Clock = utcnow,
     transport_factory: TransportFactory = open_transport,
+    github: GitHubClient | None = None,
+    sinks: list[Sink] | None = None,
 ) -> Container:
     """Wire relman from ``settings``.
 
@@ -48,16 +75,41 @@ def build(
     config = load_config(settings.config_file)
     engine = create_engine(settings.effective_database_url())
     store = ReleaseStore(engine)
+    deployments = DeploymentStore(engine)
+    jobs = JobStore(engine)
+    releases = ReleaseService(store, clock)
+    deploys = DeployService(
+        settings, config, deployments, clock=clock, transport_factory=transport_factory
+    )
+    if sinks is None:
+        sinks = [LogSink()]
+        sinks += [
+            WebhookSink(url, timeout=config.notifications.webhook_timeout)
+            for url in config.notifications.webhook_urls
+        ]
+    notifier = Notifier(sinks)
+    if github is None and settings.github_token is not None:
+        github = GitHubClient(settings.github_api_url, settings.github_token)
     return Container(
         settings=settings,
         config=config,
         engine=engine,
-        releases=ReleaseService(store, clock),
-        deploys=DeployService(
-            settings,
-            config,
-            DeploymentStore(engine),
+        releases=releases,
+        deploys=deploys,
+        jobs=jobs,
+        seen=SeenStore(engine),
+        notifier=notifier,
+        pipeline=PipelineService(
+            config=config,
+            releases=releases,
+            release_store=store,
+            deployments=deployments,
+            jobs=jobs,
+            deploys=deploys,
+            notifier=notifier,
             clock=clock,
-            transport_factory=transport_factory,
+            github=github,
         ),
+        clock=clock,
+        github=github,
     )

@@ -11,10 +11,13 @@ where they are used.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -26,9 +29,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relman.domain.errors import ConfigError
+from relman.domain.policy import Roles, identity
 
 SQLITE_DEFAULT_URL = "sqlite+aiosqlite:///./relman.db"
 
@@ -77,6 +81,31 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=_env("RELMAN_TELEGRAM_TOKEN", "LOOM_RELEASE_TG_BOT_TOKEN"),
     )
+    # The Telegram bot (issue "Telegram bot"); off without a token.
+    #: Bot API base URL: Telegram's, a local Bot API server, or a test double.
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        validation_alias=_env("RELMAN_TELEGRAM_API_URL"),
+    )
+    #: Chat that gets "🚀 Новый релиз готов к тестированию" with the approve/reject buttons.
+    telegram_qa_chat_id: int | None = Field(
+        default=None, validation_alias=_env("RELMAN_TELEGRAM_QA_CHAT_ID")
+    )
+    #: Chat told about production deploys, failures and rollbacks (default: the QA chat).
+    telegram_team_chat_id: int | None = Field(
+        default=None, validation_alias=_env("RELMAN_TELEGRAM_TEAM_CHAT_ID")
+    )
+    #: Language for users whose Telegram language is neither ru nor en, and for chats.
+    telegram_language: Literal["ru", "en"] = Field(
+        default="ru", validation_alias=_env("RELMAN_TELEGRAM_LANGUAGE")
+    )
+    #: ``X-Telegram-Bot-Api-Secret-Token`` of the webhook (default: derived from the token).
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("RELMAN_TELEGRAM_WEBHOOK_SECRET")
+    )
+    #: IANA time zone the bot shows dates in.
+    telegram_timezone: str = Field(default="UTC", validation_alias=_env("RELMAN_TELEGRAM_TIMEZONE"))
     config_file: Path = Field(default=Path("relman.toml"), validation_alias=_env("RELMAN_CONFIG"))
     log_root: Path = Field(
         default=Path("var/log/deployments"), validation_alias=_env("RELMAN_LOG_ROOT")
@@ -88,6 +117,41 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, validation_alias=_env("RELMAN_MAX_BODY_BYTES")
     )
+    #: relman's worker (the ``local`` executor): seconds between heartbeats of a running
+    #: job, and seconds without one after which the job is declared interrupted.
+    worker_heartbeat: float = Field(
+        default=2.0, gt=0, validation_alias=_env("RELMAN_WORKER_HEARTBEAT")
+    )
+    worker_stale_after: float = Field(
+        default=15.0, gt=0, validation_alias=_env("RELMAN_WORKER_STALE_AFTER")
+    )
+    # CI identity (DESIGN.md §5). GitHub Actions OIDC tokens are accepted only when an
+    # audience is set; the issuer and its JWKS default to GitHub's.
+    oidc_audience: str | None = Field(default=None, validation_alias=_env("RELMAN_OIDC_AUDIENCE"))
+    oidc_issuer: str = Field(
+        default="https://token.actions.githubusercontent.com",
+        validation_alias=_env("RELMAN_OIDC_ISSUER"),
+    )
+    oidc_jwks_url: str = Field(
+        default="https://token.actions.githubusercontent.com/.well-known/jwks",
+        validation_alias=_env("RELMAN_OIDC_JWKS_URL"),
+    )
+    #: Seconds the issuer's signing keys are cached (an unknown ``kid`` refetches once).
+    oidc_jwks_ttl: float = Field(default=300.0, gt=0, validation_alias=_env("RELMAN_OIDC_JWKS_TTL"))
+    #: More ``owner/name`` repositories (or numeric repository ids) whose OIDC tokens are
+    #: accepted, besides the services' ``github_repository``; comma-separated in the env.
+    oidc_repositories: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("RELMAN_OIDC_REPOSITORIES")
+    )
+    #: Shared secret of HMAC-signed CI requests; HMAC is off when unset.
+    hmac_secret: SecretStr | None = Field(default=None, validation_alias=_env("RELMAN_HMAC_SECRET"))
+    github_api_url: str = Field(
+        default="https://api.github.com", validation_alias=_env("RELMAN_GITHUB_API_URL")
+    )
+    #: Token for GitHub's REST API (workflow dispatch needs ``actions:write``).
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("RELMAN_GITHUB_TOKEN")
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -95,10 +159,49 @@ class Settings(BaseSettings):
         value = "/" + value.strip("/")
         return "" if value == "/" else value
 
-    @field_validator("database_url", "postgres_host", mode="before")
+    @field_validator(
+        "database_url",
+        "postgres_host",
+        "telegram_token",
+        "telegram_qa_chat_id",
+        "telegram_team_chat_id",
+        "telegram_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Bot API setWebhook: secret_token is 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Bot API setWebhook)")
+        return value
+
+    @field_validator("telegram_timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("oidc_audience", "hmac_secret", "github_token", mode="before")
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("oidc_repositories", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     def effective_database_url(self) -> str:
         """The SQLAlchemy async URL to use: explicit URL, else the seed's PostgreSQL
@@ -213,6 +316,10 @@ class Host(_Model):
     user: str | None = None
     key_file: Path | None = None
     password: SecretStr | None = None
+    #: Or: the name of an environment variable holding the password, read when relman
+    #: connects (``developer1_PASSWORD`` from the seed's ``.env.servers``), so relman.toml
+    #: holds no password.
+    password_env: str | None = None
     #: The known_hosts file that pins this host's key (required for ssh).
     known_hosts: Path | None = None
     #: Folder substituted for ``{root}`` in a service's workdir and URLs.
@@ -226,7 +333,35 @@ class Host(_Model):
     def _ssh_fields(self) -> Host:
         if self.transport == "ssh" and self.known_hosts is None:
             raise ValueError("an ssh host needs known_hosts (relman pins host keys)")
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("set password or password_env, not both")
+        if self.password_env is not None and not _ENV_NAME.fullmatch(self.password_env):
+            raise ValueError(f"password_env {self.password_env!r} is not a variable name")
         return self
+
+    def resolve_password(self) -> str | None:
+        """The password to log in with: ``password``, else the value of the environment
+        variable ``password_env`` read now; ``None`` when neither is configured.
+
+        Raises :class:`ConfigError` naming the variable (never a value) when
+        ``password_env`` is set but the variable is missing or empty.
+        """
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"host {self.address}: password_env names {self.password_env}, "
+                "but that environment variable is not set (or empty)",
+                variable=self.password_env,
+            )
+        return value
+
+
+#: An environment variable name (``password_env``).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Environment(_Model):
@@ -251,6 +386,35 @@ class Policy(_Model):
     releaser: list[str] = Field(default_factory=list)
     admin: list[str] = Field(default_factory=list)
     allow_self_approval: bool = False
+    #: A person's identities, so four-eyes holds across chat, GitHub and CLI:
+    #: ``anna = ["tg:111", "gh:anna", "cli:anna"]``. Role lists may name the person.
+    people: dict[str, list[str]] = Field(default_factory=dict)
+
+    def roles(self) -> Roles:
+        """The domain's view of this policy."""
+        return Roles(
+            qa=frozenset(self.qa),
+            releaser=frozenset(self.releaser),
+            admin=frozenset(self.admin),
+            people={name: frozenset(identity(i) for i in ids) for name, ids in self.people.items()},
+            allow_self_approval=self.allow_self_approval,
+        )
+
+
+class Notifications(_Model):
+    """Where notices go besides the log (seed 004: a Slack-compatible webhook)."""
+
+    webhook_urls: list[str] = Field(default_factory=list)
+    #: seconds per webhook delivery attempt
+    webhook_timeout: float = Field(default=5.0, gt=0)
+
+
+class GitHubExecutor(_Model):
+    """The ``github`` executor (seed 003): the workflow dispatched on approval."""
+
+    approve_workflow: str = "on-approve-manual-testing.yaml"
+    #: The git ref the workflow runs on.
+    ref: str = "main"
 
 
 class RelmanConfig(_Model):
@@ -260,6 +424,8 @@ class RelmanConfig(_Model):
     environments: dict[str, Environment] = Field(default_factory=dict)
     hosts: dict[str, Host] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
+    notifications: Notifications = Field(default_factory=Notifications)
+    github: GitHubExecutor = Field(default_factory=GitHubExecutor)
 
     @model_validator(mode="after")
     def _references(self) -> RelmanConfig:

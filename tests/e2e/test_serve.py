@@ -110,7 +110,7 @@ def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
 
     listing = relman(["releases", "list"], tmp_path)
     assert listing.returncode == 0 and "v1.0.0" in listing.stdout and "building" in listing.stdout
-    shown = relman(["releases", "show", "1"], tmp_path)
+    shown = relman(["release", "show", "1"], tmp_path)
     assert shown.returncode == 0 and "initiated" in shown.stdout and "alice" in shown.stdout
 
 
@@ -129,9 +129,9 @@ def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
             "database unreachable",
         ),
         (["db", "upgrade"], {"DATABASE_URL": "mysql://u@h/db"}, "unsupported database URL"),
-        (["releases", "show", "404"], {}, "release 404 not found"),
+        (["release", "show", "404"], {}, "release 404 not found"),
         (["releases", "list", "--group", "old"], {}, "group: unknown group 'old'"),
-        (["releases", "show", "x"], {}, "Invalid value"),
+        (["release", "show", "x"], {}, "Invalid value"),
     ],
 )
 def test_bad_config_and_input_is_one_line_exit_2(
@@ -196,7 +196,7 @@ def test_user_data_with_brackets_is_shown_literally(tmp_path: Path) -> None:
         await container.aclose()
 
     asyncio.run(seed())
-    shown = relman(["releases", "show", "1"], tmp_path)
+    shown = relman(["release", "show", "1"], tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "svc[red]" in shown.stdout and "dev[/]" in shown.stdout
     assert "[bold]" in shown.stdout and "[/] closing" in shown.stdout

@@ -9,33 +9,49 @@ from fastapi import FastAPI, Response
 
 from relman import __version__
 from relman.api import errors
-from relman.api.guard import BearerAuthenticator, GuardMiddleware
+from relman.api.ci_auth import build_authenticator
+from relman.api.guard import GuardMiddleware
 from relman.api.metrics import Metrics, MetricsMiddleware
 from relman.api.routes import build_router
 from relman.bootstrap import Container
+from relman.bot.runtime import build_bot
 
 
-def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
+def create_app(
+    container: Container, *, own_container: bool = False, polling: bool = False
+) -> FastAPI:
     """The Release API for ``container``, routes under ``settings.prefix``, metrics at
     ``/metrics``. With ``own_container`` the app closes the container at shutdown.
 
-    Raises :class:`~relman.domain.errors.ConfigError` when no API secret is configured.
+    With a Telegram token the bot runs too (``app.state.bot``, else ``None``): its webhook
+    is ``POST {prefix}/update``, or with ``polling`` it long-polls while the app runs.
+
+    Callers authenticate with the bearer secret, a GitHub OIDC token or an HMAC
+    signature (:mod:`relman.api.ci_auth`). Raises
+    :class:`~relman.domain.errors.ConfigError` when no API secret is configured or the
+    HMAC secret is too short.
     """
     settings = container.settings
-    secret = settings.require_secret()
+    authenticator = build_authenticator(settings, container.config, container.engine)
     metrics = Metrics()
+    bot = build_bot(container, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
+            if bot is not None and polling:
+                await bot.start_polling()
             yield
         finally:
+            if bot is not None:
+                await bot.aclose()
             metrics.shutdown()
             if own_container:
                 await container.aclose()
 
     app = FastAPI(title="relman Release API", version=__version__, lifespan=lifespan)
     app.state.container = container
+    app.state.bot = bot
     errors.install(app)
     app.include_router(build_router(settings.prefix))
 
@@ -48,7 +64,7 @@ def create_app(container: Container, *, own_container: bool = False) -> FastAPI:
         GuardMiddleware,
         prefix=prefix,
         max_body_bytes=settings.max_body_bytes,
-        authenticator=BearerAuthenticator(secret),
+        authenticator=authenticator,
         open_paths={f"{prefix}/health", f"{prefix}/update", "/metrics"},
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)

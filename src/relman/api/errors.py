@@ -25,6 +25,7 @@ from relman.domain.errors import (
     StoreUnavailable,
     Unauthenticated,
 )
+from relman.integrations.github import GitHubUnavailable, WorkflowDispatchRefused
 
 log = logging.getLogger("relman.api")
 
@@ -36,6 +37,8 @@ _STATUS: list[tuple[type[RelmanError], int]] = [
     (PermissionDenied, 403),
     (StoreUnavailable, 503),
     (ConfigError, 503),
+    (WorkflowDispatchRefused, 502),
+    (GitHubUnavailable, 503),
 ]
 
 

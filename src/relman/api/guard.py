@@ -7,45 +7,114 @@ FastAPI parses its body, and nothing is written.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relman.api.errors import error_response
-from relman.domain.errors import Unauthenticated
+from relman.api.errors import error_response, status_for
+from relman.domain.errors import RelmanError, Unauthenticated
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who called the API. ``name`` goes into audit rows as the actor by default."""
+    """Who called the API. ``name`` goes into audit rows as the actor by default.
+
+    ``kind`` is ``service`` for the inter-server bearer secret (a trusted caller that may
+    act for a named actor) and ``ci`` for a CI identity (GitHub OIDC token or HMAC
+    signature): CI may create releases and report statuses, never approve (DESIGN.md §5).
+    ``repository`` / ``ref`` are the OIDC token's claims when known.
+    """
 
     name: str
     method: str
+    kind: Literal["service", "ci"] = "service"
+    repository: str | None = None
+    ref: str | None = None
 
 
 class Authenticator(Protocol):
-    """Proves who a request comes from, or raises :class:`Unauthenticated`."""
+    """Proves who a request comes from, or raises :class:`Unauthenticated` (any other
+    :class:`RelmanError`, e.g. the database being down, is answered with its own status).
+    """
 
-    def authenticate(self, headers: Headers, body: bytes) -> Principal: ...
+    async def authenticate(self, headers: Headers, body: bytes) -> Principal: ...
 
 
-class BearerAuthenticator:
-    """``Authorization: Bearer <LOOM_INTERSERVER_SECRET_KEY>`` (seed 003's inter-server
-    secret), compared in constant time."""
+class TokenVerifier(Protocol):
+    """Verifies a bearer token that is not the shared secret (a GitHub OIDC JWT)."""
+
+    async def verify(self, token: str) -> Principal: ...
+
+
+#: The headers of an HMAC-signed request (checked in :mod:`relman.api.ci_auth`).
+ID_HEADER = "X-Relman-Request-Id"
+TIMESTAMP_HEADER = "X-Relman-Timestamp"
+SIGNATURE_HEADER = "X-Relman-Signature"
+
+_JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+def looks_like_jwt(token: str) -> bool:
+    """True when ``token`` has a JWT's compact shape: three base64url parts joined by
+    dots (the last may be empty, as in an ``alg=none`` token). The shared secret made by
+    ``relman config init-env`` has no dots, so it never looks like one."""
+    return bool(_JWT_SHAPE.match(token))
+
+
+class ApiAuthenticator:
+    """The API's credentials (DESIGN.md §5), tried in this order:
+
+    1. a request carrying any ``X-Relman-Signature``/``-Request-Id``/``-Timestamp``
+       header is an HMAC-signed CI request, checked by ``signed`` (refused when HMAC is
+       off);
+    2. ``Authorization: Bearer <LOOM_INTERSERVER_SECRET_KEY>`` (seed 003's inter-server
+       secret, compared in constant time) → principal ``ci`` of kind ``service``;
+    3. ``Authorization: Bearer <JWT>`` → a GitHub Actions OIDC token, checked by ``oidc``
+       (refused when OIDC is off).
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        oidc: TokenVerifier | None = None,
+        signed: Authenticator | None = None,
+    ) -> None:
+        self._secret = secret.encode()
+        self._oidc = oidc
+        self._signed = signed
+
+    async def authenticate(self, headers: Headers, body: bytes) -> Principal:
+        """The caller's principal; raises :class:`Unauthenticated` saying what failed."""
+        if any(name in headers for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)):
+            if self._signed is None:
+                raise Unauthenticated("HMAC-signed requests are not enabled on this relman")
+            return await self._signed.authenticate(headers, body)
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated(
+                "missing credentials: send Authorization: Bearer <secret or GitHub OIDC "
+                "token>, or an HMAC-signed request"
+            )
+        if hmac.compare_digest(token.encode(), self._secret):
+            return Principal(name="ci", method="bearer", kind="service")
+        if looks_like_jwt(token):
+            if self._oidc is None:
+                raise Unauthenticated("GitHub OIDC tokens are not enabled on this relman")
+            return await self._oidc.verify(token)
+        raise Unauthenticated("wrong credentials")
+
+
+class BearerAuthenticator(ApiAuthenticator):
+    """Only the shared secret: ``Authorization: Bearer <LOOM_INTERSERVER_SECRET_KEY>``."""
 
     def __init__(self, secret: str) -> None:
-        self._secret = secret.encode()
-
-    def authenticate(self, headers: Headers, body: bytes) -> Principal:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("missing credentials: send Authorization: Bearer <secret>")
-        if not hmac.compare_digest(token.strip().encode(), self._secret):
-            raise Unauthenticated("wrong credentials")
-        return Principal(name="ci", method="bearer")
+        super().__init__(secret)
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -95,9 +164,10 @@ class GuardMiddleware:
         )
         if guarded:
             try:
-                principal = self.authenticator.authenticate(headers, body)
-            except Unauthenticated as exc:
-                await error_response(401, exc.code, exc.message)(scope, receive, send)
+                principal = await self.authenticator.authenticate(headers, body)
+            except RelmanError as exc:
+                response = error_response(status_for(exc), exc.code, exc.message)
+                await response(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
         if scope["method"] in _BODY_METHODS:

@@ -1,8 +1,10 @@
-"""OpenTelemetry HTTP metrics with the seed's names, exported for Prometheus.
+"""OpenTelemetry HTTP and Telegram metrics with the seed's names, exported for Prometheus.
 
 Seed 003 ("Метрики"): ``http.server.request.duration``, ``http.server.active_requests``,
-``http.server.ok.request.total``, ``http.server.error.request.total``. Prometheus shows them
-with dots as underscores (and a unit suffix), e.g. ``http_server_request_duration_seconds``.
+``http.server.ok.request.total``, ``http.server.error.request.total``, and for the bot
+``telegram.server.ok.message.total``, ``telegram.server.error.message.total``,
+``telegram.server.message.duration``. Prometheus shows them with dots as underscores (and a
+unit suffix), e.g. ``http_server_request_duration_seconds``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,21 @@ class Metrics:
         )
         self.error_requests = meter.create_counter(
             "http.server.error.request.total", description="HTTP requests answered 400 or above"
+        )
+        # Seed 003 ("Telegram метрики"): updates the bot processed, failed on, and how long.
+        telegram = self.provider.get_meter("relman.telegram", __version__)
+        self.telegram_ok = telegram.create_counter(
+            "telegram.server.ok.message.total", description="Telegram updates processed"
+        )
+        self.telegram_error = telegram.create_counter(
+            "telegram.server.error.message.total",
+            description="Telegram updates whose processing failed",
+        )
+        self.telegram_duration = telegram.create_histogram(
+            "telegram.server.message.duration",
+            unit="s",
+            description="Telegram update processing time",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
 
     def render(self) -> bytes:

@@ -11,27 +11,31 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from relman import __version__
-from relman.api.errors import error_response
+from relman.api.ci_auth import check_release_start
 from relman.api.guard import Principal
 from relman.api.schemas import (
     CreateRelease,
+    Decision,
     ErrorOut,
     Health,
     ReleaseDetail,
     ReleaseList,
     ReleaseOut,
+    RollbackRequest,
     SeedStatusReport,
     StatusReport,
 )
 from relman.bootstrap import Container
+from relman.bot.webhook import build_webhook_router
 from relman.domain.errors import StoreUnavailable
+from relman.domain.policy import Actor, identity
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
 from relman.services.releases import NewRelease
 from relman.store.db import ping
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (401, 404, 409, 413, 422, 503)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
 }
 
 
@@ -40,9 +44,13 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _actor(request: Request, given: str | None) -> str:
+def _actor(request: Request, given: str | None) -> Actor:
+    """The acting identity: a CI principal is always itself; the bearer secret (a trusted
+    caller) acts for the ``actor`` it names."""
     principal: Principal = request.state.principal
-    return given or principal.name
+    if principal.kind == "ci":
+        return Actor(principal.name, ci=True)
+    return Actor(given or principal.name)
 
 
 def build_router(prefix: str) -> APIRouter:
@@ -67,8 +75,16 @@ def build_router(prefix: str) -> APIRouter:
     async def create_release(
         body: CreateRelease, request: Request, response: Response
     ) -> ReleaseOut:
-        release, created = await _container(request).releases.create(
-            NewRelease(**body.model_dump()), source=Source.API
+        check_release_start(
+            request.state.principal,
+            service=body.service_name,
+            release_tag=body.release_tag,
+            config=_container(request).config,
+        )
+        release, created = await _container(request).pipeline.start_release(
+            NewRelease(**body.model_dump()),
+            actor=Actor(identity(body.initiated_by), ci=True),
+            source=Source.API,
         )
         if not created:
             response.status_code = 200
@@ -102,16 +118,42 @@ def build_router(prefix: str) -> APIRouter:
             releases=[ReleaseOut.of(r) for r in page.releases], next_cursor=page.next_cursor
         )
 
-    @router.post("/update", include_in_schema=False)
-    async def telegram_update() -> JSONResponse:
-        # Reserved for the Telegram webhook (seed 003); nothing else may take this path.
-        return error_response(404, "not_found", "the Telegram bot is not enabled")
+    @router.post("/release/{release_id}/approve", response_model=ReleaseOut)
+    async def approve(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+        release = await _container(request).pipeline.approve(
+            release_id, actor=_actor(request, body.actor), source=Source.API
+        )
+        return ReleaseOut.of(release)
+
+    @router.post("/release/{release_id}/reject", response_model=ReleaseOut)
+    async def reject(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+        release = await _container(request).pipeline.reject(
+            release_id, actor=_actor(request, body.actor), source=Source.API, reason=body.reason
+        )
+        return ReleaseOut.of(release)
+
+    @router.post("/release/{release_id}/retry", response_model=ReleaseOut, status_code=201)
+    async def retry(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+        release = await _container(request).pipeline.retry(
+            release_id, actor=_actor(request, body.actor), source=Source.API
+        )
+        return ReleaseOut.of(release)
+
+    @router.post("/services/{service}/rollback", response_model=ReleaseOut)
+    async def rollback(service: str, body: RollbackRequest, request: Request) -> ReleaseOut:
+        release = await _container(request).pipeline.request_rollback(
+            service, body.to_tag, actor=_actor(request, body.actor), source=Source.API
+        )
+        return ReleaseOut.of(release)
+
+    # Telegram's webhook, POST {prefix}/update (seed 003); 404 while the bot is off.
+    router.include_router(build_webhook_router())
 
     return router
 
 
 async def _report(request: Request, release_id: int, body: StatusReport) -> ReleaseOut:
-    release = await _container(request).releases.report_status(
+    release = await _container(request).pipeline.report_status(
         release_id,
         body.status,
         actor=_actor(request, body.actor),

@@ -53,8 +53,31 @@ class SeedStatusReport(StatusReport):
     release_id: int = Field(ge=1)
 
 
+_Actor = Field(
+    min_length=3,
+    max_length=200,
+    pattern=r"^(tg|gh|cli):\S+",
+    description="who decides: tg:<telegram id>, gh:<github login> or cli:<user>",
+)
+
+
+class Decision(_Strict):
+    """``POST {prefix}/release/{id}/approve|reject|retry`` — a person's decision, relayed
+    by a trusted caller (the bearer secret); CI identities are refused."""
+
+    actor: str = _Actor
+    reason: str = Field(default="", max_length=2000)
+
+
+class RollbackRequest(_Strict):
+    """``POST {prefix}/services/{service}/rollback`` — put production back on ``to_tag``."""
+
+    actor: str = _Actor
+    to_tag: str = Field(min_length=2, max_length=100)
+
+
 class EventOut(BaseModel):
-    """One audit row."""
+    """One audit row (``kind``: ``transition`` or ``refused``)."""
 
     id: int | None
     from_status: ReleaseStatus | None
@@ -63,6 +86,7 @@ class EventOut(BaseModel):
     source: str
     note: str
     created_at: datetime
+    kind: str
 
     @classmethod
     def of(cls, event: ReleaseEvent) -> EventOut:
@@ -74,6 +98,7 @@ class EventOut(BaseModel):
             source=event.source.value,
             note=event.note,
             created_at=event.created_at,
+            kind=event.kind,
         )
 
 

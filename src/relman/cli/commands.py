@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from pathlib import Path
@@ -12,8 +13,9 @@ import uvicorn
 from rich.table import Table
 
 from relman.bootstrap import build
-from relman.cli import app, deploy  # noqa: F401  (deploy registers its commands)
+from relman.cli import app, deploy, release  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container
+from relman.cli.ci import app as ci_app
 from relman.cli.init import app as init_app
 from relman.cli.version import app as version_app
 from relman.config import Settings, load_settings, redact_url
@@ -24,11 +26,14 @@ from relman.store.db import ping, upgrade
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 releases_app = typer.Typer(help="Read releases.", no_args_is_help=True)
 config_app = typer.Typer(help="Show or create configuration.", no_args_is_help=True)
+bot_app = typer.Typer(help="The Telegram bot (seed 003).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
 app.add_typer(config_app, name="config")
+app.add_typer(bot_app, name="bot")
 app.add_typer(version_app, name="version")
 app.add_typer(init_app, name="init")
+app.add_typer(ci_app, name="ci")
 
 
 @app.command()
@@ -36,8 +41,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = False,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also run the deploy worker.")
+    ] = True,
+    polling: Annotated[
+        bool,
+        typer.Option("--polling", help="Receive Telegram updates by long polling (no public URL)."),
+    ] = False,
 ) -> None:
-    """Run the Release API server (uvicorn)."""
+    """Run the Release API server (uvicorn) and, by default, the deploy worker. With a
+    Telegram token the bot runs too: webhook at {prefix}/update, or --polling."""
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
@@ -45,10 +58,12 @@ def serve(
         overrides["port"] = port
     settings = load_settings(**overrides)
     settings.require_secret()
-    run(_serve(settings, migrate))
+    if polling and settings.telegram_token is None:
+        fail("--polling needs a Telegram token: set LOOM_RELEASE_TG_BOT_TOKEN")
+    run(_serve(settings, migrate, worker, polling))
 
 
-async def _serve(settings: Settings, migrate: bool) -> None:
+async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: bool) -> None:
     from relman.api.app import create_app
 
     container = build(settings)
@@ -59,18 +74,35 @@ async def _serve(settings: Settings, migrate: bool) -> None:
         raise
     if migrate:
         await upgrade(container.engine)
-    api = create_app(container, own_container=True)
+    api = create_app(container, own_container=True, polling=polling)
     console.print(
         f"relman API on http://{settings.host}:{settings.port}{settings.prefix} "
         f"(database: {redact_url(settings.effective_database_url())})",
         highlight=False,
     )
+    if api.state.bot is None:
+        console.print("Telegram bot: off (no LOOM_RELEASE_TG_BOT_TOKEN)", highlight=False)
+    elif polling:
+        console.print(f"Telegram bot: long polling {settings.telegram_api_url}", highlight=False)
+    else:
+        console.print(
+            f"Telegram bot: webhook at {settings.prefix}/update "
+            "(register it with `relman bot set-webhook URL`)",
+            highlight=False,
+        )
     server = uvicorn.Server(
         uvicorn.Config(
             api, host=settings.host, port=settings.port, log_level="info", access_log=False
         )
     )
-    await server.serve()
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(container.worker().run(stop)) if with_worker else None
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if worker_task is not None:
+            await worker_task
 
 
 @db_app.command("upgrade")
@@ -110,34 +142,6 @@ def releases_list(
     console.print(table)
 
 
-@releases_app.command("show")
-def releases_show(release_id: Annotated[int, typer.Argument(help="Release id.")]) -> None:
-    """Show one release and its audit timeline."""
-    release = run(with_container(lambda c: c.releases.get(release_id)))
-    console.print(
-        f"#{release.id} {release.service_name} {release.release_tag} — "
-        f"{release.status.value} (initiated by {release.initiated_by})",
-        highlight=False,
-        markup=False,
-    )
-    table = Table("time (UTC)", "from", "to", "actor", "source", "after", "note")
-    previous = None
-    for e in release.events:
-        after = "" if previous is None else f"{(e.created_at - previous).total_seconds():.1f}s"
-        previous = e.created_at
-        add_data_row(
-            table,
-            f"{e.created_at:%Y-%m-%d %H:%M:%S}",
-            e.from_status or "—",
-            e.to_status,
-            e.actor,
-            e.source.value,
-            after,
-            e.note,
-        )
-    console.print(table)
-
-
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration; secrets are masked."""
@@ -151,6 +155,9 @@ def config_show() -> None:
         "prefix": settings.prefix or "/",
         "api secret": "set" if settings.secret_key else "NOT SET",
         "telegram token": "set" if settings.telegram_token else "not set (bot off)",
+        "telegram api": settings.telegram_api_url,
+        "telegram chats": f"qa {settings.telegram_qa_chat_id or '—'}, "
+        f"team {settings.telegram_team_chat_id or settings.telegram_qa_chat_id or '—'}",
         "config file": f"{settings.config_file} "
         f"({'found' if settings.config_file.exists() else 'absent'})",
         "services": ", ".join(config.services) or "—",
@@ -163,6 +170,27 @@ def config_show() -> None:
     for key, value in rows.items():
         add_data_row(table, key, value)
     console.print(table)
+
+
+@config_app.command("import-servers")
+def config_import_servers(
+    file: Annotated[Path, typer.Argument(help="The seed's .env.servers file.")],
+    user: Annotated[str, typer.Option(help="SSH user of hosts the file names none for.")] = "root",
+    known_hosts: Annotated[
+        str, typer.Option(help="known_hosts file that pins the hosts' keys.")
+    ] = "/etc/relman/known_hosts",
+) -> None:
+    """Print relman.toml [hosts.*] and [environments.*] tables for the servers in FILE.
+
+    stage, production and dev:developerN (owner = "developerN"); passwords are never
+    printed: a host gets password_env, the variable relman reads when it connects.
+    """
+    from relman.cli._common import refusals
+    from relman.servers_import import import_servers
+
+    with refusals():
+        text = import_servers(file, user=user, known_hosts=known_hosts)
+    typer.echo(text, nl=False)
 
 
 @config_app.command("init-env")
@@ -185,3 +213,29 @@ def config_init_env(
     console.print(
         f"wrote {path} with a new API secret (LOOM_INTERSERVER_SECRET_KEY)", highlight=False
     )
+
+
+@bot_app.command("set-webhook")
+def bot_set_webhook(
+    url: Annotated[str, typer.Argument(help="Public https URL of POST {prefix}/update.")],
+    drop_pending_updates: Annotated[
+        bool, typer.Option(help="Forget updates Telegram is still holding.")
+    ] = False,
+) -> None:
+    """Tell Telegram to POST updates to URL, with relman's secret header."""
+    from relman.bot.runtime import register_webhook
+
+    settings = load_settings()
+    run(register_webhook(settings, url, drop_pending_updates=drop_pending_updates))
+    console.print(f"Telegram webhook set: {url}", highlight=False, markup=False)
+    if not url.rstrip("/").endswith(f"{settings.prefix}/update"):
+        console.print(f"note: relman receives updates at {settings.prefix}/update", highlight=False)
+
+
+@bot_app.command("delete-webhook")
+def bot_delete_webhook() -> None:
+    """Remove the webhook (Telegram then holds updates for polling)."""
+    from relman.bot.runtime import unregister_webhook
+
+    run(unregister_webhook(load_settings()))
+    console.print("Telegram webhook deleted", highlight=False)

@@ -1,4 +1,9 @@
-"""``relman deploy``, ``relman rollback``, ``relman lock`` — the deploy engine from a shell."""
+"""``relman deploy``, ``relman rollback``, ``relman lock`` — the deploy engine from a shell.
+
+While a deploy runs, a live table shows one row per host (what is running, for how long, the
+latest log line); without a terminal (CI logs) each step is printed as one line instead.
+Then the result table and the log path.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from rich.markup import escape
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from relman.bootstrap import Container
 from relman.cli import app
 from relman.cli._common import add_data_row, console, run, with_container
 from relman.deploy import DeployResult
+from relman.deploy.progress import Progress, ProgressCallback
 from relman.services.deploys import DeployOutcome, LockReport
 
 T = TypeVar("T")
@@ -32,15 +39,85 @@ def cli_actor() -> str:
     return "cli:" + (os.environ.get("RELMAN_ACTOR") or getpass.getuser())
 
 
-def _live(title: str, work: Callable[[Container], Awaitable[T]]) -> T:
-    started = time.monotonic()
-    with console.status(escape(title)) as status:
+#: Seconds between two redraws of the live table.
+REFRESH = 0.25
+
+
+class ProgressView:
+    """The latest :class:`Progress` of each host, drawn as a table (one row per host).
+
+    ``clock`` is :func:`time.monotonic`-like; a running host's elapsed time keeps counting
+    between reports.
+    """
+
+    def __init__(self, title: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.title = title
+        self._clock = clock
+        self._rows: dict[str, tuple[Progress, float]] = {}
+
+    def update(self, report: Progress) -> None:
+        """Take a host's new report (the engine's progress callback)."""
+        self._rows[report.host] = (report, self._clock())
+
+    def elapsed(self, host: str) -> float:
+        """Seconds the host has been running (frozen once it is done)."""
+        report, seen = self._rows[host]
+        return report.elapsed + (0.0 if report.done else self._clock() - seen)
+
+    def table(self) -> Table:
+        """The live table: host, what (deploy/rollback and ref), step, seconds, latest line."""
+        table = Table("host", "what", "step", "seconds", "latest", title=Text(self.title))
+        for host, (report, _) in self._rows.items():
+            state = {"running": report.step, "ok": "ok", "failed": "FAILED"}[report.state]
+            what = f"{report.kind} {report.ref}" if report.ref else report.kind
+            add_data_row(
+                table, host, what, state, f"{self.elapsed(host):.1f}", report.message[:100]
+            )
+        return table
+
+
+class _LinePrinter:
+    """Without a terminal (CI logs): each host's new log line as ``[host] 1.2s text``, its
+    outcome at the end, and a heading when an automatic rollback starts."""
+
+    def __init__(self, view: ProgressView) -> None:
+        self._view = view
+        self._last: dict[str, str] = {}
+        self._what: tuple[str, str] | None = None
+
+    def __call__(self, report: Progress) -> None:
+        self._view.update(report)
+        what = (report.kind, report.ref)
+        if self._what is not None and what != self._what:
+            self._print(f"{report.kind} {report.ref}")
+        self._what = what
+        head = f"[{report.host}] {report.elapsed:.1f}s"
+        new = report.message != self._last.get(report.host)
+        self._last[report.host] = report.message
+        if report.done:
+            outcome = "ok" if report.state == "ok" else "FAILED"
+            self._print(f"{head} {outcome}: {report.message}" if new else f"{head} {outcome}")
+        elif new and report.message:
+            self._print(f"{head} {report.message}")
+
+    @staticmethod
+    def _print(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _live(title: str, work: Callable[[Container, ProgressCallback], Awaitable[T]]) -> T:
+    """Run ``work(container, on_progress)`` while showing the hosts' progress."""
+    view = ProgressView(title)
+    if not console.is_terminal:
+        console.print(title, markup=False, highlight=False)
+        return run(with_container(lambda c: work(c, _LinePrinter(view))))
+    with Live(view.table(), console=console, auto_refresh=False, transient=True) as live:
 
         async def tick(container: Container) -> T:
-            task = asyncio.ensure_future(work(container))
+            task = asyncio.ensure_future(work(container, view.update))
             while not task.done():
-                status.update(f"{escape(title)} — {time.monotonic() - started:.0f}s")
-                await asyncio.wait({task}, timeout=0.5)
+                live.update(view.table(), refresh=True)
+                await asyncio.wait({task}, timeout=REFRESH)
             return task.result()
 
         return run(with_container(tick))
@@ -107,7 +184,9 @@ def deploy_command(
     only = None if hosts is None else [h.strip() for h in hosts.split(",") if h.strip()]
     outcome: DeployOutcome = _live(
         f"deploying {service} {tag} to {env}",
-        lambda c: c.deploys.deploy(service, tag, env, actor=cli_actor(), only_hosts=only),
+        lambda c, progress: c.deploys.deploy(
+            service, tag, env, actor=cli_actor(), only_hosts=only, on_progress=progress
+        ),
     )
     _render(outcome.result, f"{service} {tag} → {env}")
     if outcome.rollback is not None:
@@ -131,7 +210,9 @@ def rollback_command(
     """Redeploy an earlier tag (by default the last one deployed healthy on ENV)."""
     result = _live(
         f"rolling back {service} on {env}",
-        lambda c: c.deploys.rollback(service, env, actor=cli_actor(), to_tag=to),
+        lambda c, progress: c.deploys.rollback(
+            service, env, actor=cli_actor(), to_tag=to, on_progress=progress
+        ),
     )
     _render(result, f"rollback of {service} on {env} to {result.tag}")
     if not result.ok:

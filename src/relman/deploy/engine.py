@@ -12,6 +12,15 @@ A rollback is a redeploy of an earlier tag with ``kind="rollback"`` (seed 003 "�
 отката"): logged in the rollback layout, no migration, the compose image reused
 (``--no-build``), and the database restored from the undone deploy's backup only when the
 caller says so (``restore_backup=True``; seed 001 §4, seed 002 §7).
+
+A developer deploy (``ref_type="branch"``, seed 003 "on-push-in-work-branch") puts the head
+of a branch on a developer's server: fetch (all branches, pruned), check that
+``origin/<branch>`` exists (else :class:`~relman.deploy.errors.BranchNotFound`, nothing
+changed), check that commit out detached, migrate, restart, health check (any 2xx: a branch
+has no version to show). No backup is taken. ``tag`` then holds the branch name.
+
+Progress: ``on_progress`` gets a :class:`~relman.deploy.progress.Progress` per step and
+seed-log message of each host, and a last one per host when it is done.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -33,6 +43,7 @@ from relman.config import Host, Service
 from relman.deploy import log as msg
 from relman.deploy.errors import (
     BackupInvalid,
+    BranchNotFound,
     CommandFailed,
     DeployError,
     HealthCheckFailed,
@@ -43,8 +54,10 @@ from relman.deploy.evidence import Evidence, iso, redact_data, stamp
 from relman.deploy.factory import TransportFactory, open_transport
 from relman.deploy.health import Attempt, HealthReport, check_health, check_smoke
 from relman.deploy.lock import lock_held_error, parse_details, this_machine
-from relman.deploy.log import DeployLog, Kind, log_path, utc_now
+from relman.deploy.log import DeployLog, Kind, RefType, log_path, utc_now
+from relman.deploy.progress import HostProgress, ProgressCallback
 from relman.deploy.redact import Redactor, env_file_secrets
+from relman.deploy.refs import validate_branch
 from relman.deploy.runner import StepRecord, StepRunner
 from relman.deploy.steps import (
     DUMP_MISSING_STATUS,
@@ -56,6 +69,7 @@ from relman.deploy.steps import (
     backup_dir_for,
     backup_manifest,
     backup_steps,
+    checkout_commit_step,
     checkout_step,
     clean_branches_step,
     fetch_steps,
@@ -73,13 +87,23 @@ from relman.deploy.steps import (
     service_log_step,
     unlock_step,
     verify_backup_step,
+    verify_branch_step,
     verify_tag_step,
     version_of,
     write_manifest_step,
 )
 from relman.deploy.transport import Transport
-from relman.domain.errors import InvalidInput, RelmanError
+from relman.domain.errors import ConfigError, InvalidInput, RelmanError
 from relman.domain.version import parse_release_tag
+
+#: A git commit id (sha-1 or sha-256), as ``git rev-parse`` prints it.
+SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+#: A ``git status --porcelain`` line.
+_PORCELAIN_RE = re.compile(r"[ MTADRCU?!]{2} .+")
+#: The probe step's answers.
+_PROBE_RE = re.compile(r"git|files|none")
+#: A tag or branch name as ``git describe`` / ``for-each-ref`` print it (one word).
+_REF_RE = re.compile(r"[^\s:~^?*\[\\]+")
 
 
 @dataclass(frozen=True)
@@ -89,12 +113,16 @@ class DeployRequest:
     * ``hosts``: relman's host name → :class:`Host` (the environment's hosts);
       ``only_hosts`` restricts the run to some of them (a retry of the failed ones).
     * ``kind``: ``deploy`` or ``rollback`` (a redeploy of an earlier ``tag``).
+    * ``ref_type``: ``tag`` (a release tag, ``v``+SemVer) or ``branch`` (a developer deploy:
+      ``tag`` is then the branch name, checked like ``git check-ref-format --branch``).
     * ``restore_backup`` (rollback only): run the service's ``restore_command`` with the
       backup in ``restore_from`` (host name → backup folder on that host, from the undone
       deploy's :attr:`HostResult.backup`).
     * ``expected_sha``: the commit the tag had when it was approved; a moved tag is refused.
     * ``log_root`` / ``evidence_root``: ``None`` writes no log file / no evidence.
     * ``secrets``: more values to mask in every output (tokens the caller knows).
+    * ``on_progress``: called with each host's :class:`~relman.deploy.progress.Progress`
+      (see :mod:`relman.deploy.progress`); ``None``: no reports.
     """
 
     service_name: str
@@ -113,6 +141,8 @@ class DeployRequest:
     reason: str = ""
     secrets: Sequence[str] = ()
     deploy_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ref_type: RefType = "tag"
+    on_progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -191,7 +221,10 @@ class HostResult:
 
 @dataclass
 class DeployResult:
-    """The outcome of a deploy on all its hosts; ``ok`` only when every host is ok."""
+    """The outcome of a deploy on all its hosts; ``ok`` only when every host is ok.
+
+    ``tag`` is the branch name when ``ref_type`` is ``branch`` (a developer deploy).
+    """
 
     ok: bool
     kind: Kind
@@ -206,6 +239,21 @@ class DeployResult:
     log_path: Path | None
     evidence_dir: Path | None
     error: str | None = None
+    ref_type: RefType = "tag"
+
+    @property
+    def branch(self) -> str | None:
+        """The branch a developer deploy put on the hosts (``None`` for a tag)."""
+        return self.tag if self.ref_type == "branch" else None
+
+    @property
+    def git_sha(self) -> str | None:
+        """The commit deployed: the hosts' ``target_sha`` when they all agree on one, else
+        ``None`` (no host got as far as resolving the tag or branch, or they differ)."""
+        shas = {result.target_sha for result in self.hosts.values()}
+        if len(shas) != 1:
+            return None
+        return shas.pop()
 
     @property
     def duration(self) -> float:
@@ -239,7 +287,10 @@ class DeployResult:
             "kind": self.kind,
             "service": self.service,
             "tag": self.tag,
-            "version": version_of(self.tag),
+            "ref_type": self.ref_type,
+            "branch": self.branch,
+            "version": version_of(self.tag) if self.ref_type == "tag" else None,
+            "git_sha": self.git_sha,
             "environment": self.environment,
             "actor": self.actor,
             "deploy_id": self.deploy_id,
@@ -261,6 +312,12 @@ class _Context:
     evidence: Evidence | None
     started: datetime
     http: httpx.AsyncClient
+    progress: dict[str, HostProgress] = field(default_factory=dict)
+
+    @property
+    def branch(self) -> bool:
+        """Whether this is a developer deploy of a branch."""
+        return self.request.ref_type == "branch"
 
 
 async def deploy(
@@ -269,19 +326,28 @@ async def deploy(
     transport_factory: TransportFactory = open_transport,
     http_client: httpx.AsyncClient | None = None,
 ) -> DeployResult:
-    """Deploy ``request.tag`` of the service to its hosts, all at once.
+    """Deploy ``request.tag`` (or the branch, see :class:`DeployRequest`) of the service to
+    its hosts, all at once.
 
     Returns a :class:`DeployResult`; a failing host is reported there (with its name and the
     error), not raised. Raises :class:`~relman.domain.errors.InvalidInput` only for a request
-    that cannot start: a tag that is not ``v``+SemVer, no hosts, ``only_hosts`` naming hosts
-    not in ``hosts``, or ``restore_backup`` without a backup folder for a host.
+    that cannot start: a tag that is not ``v``+SemVer, an invalid branch name, a rollback of
+    a branch, no hosts, ``only_hosts`` naming hosts not in ``hosts``, or ``restore_backup``
+    without a backup folder for a host.
     """
-    parse_release_tag(request.tag, field="tag")
+    if request.ref_type == "branch":
+        validate_branch(request.tag, field="branch")
+        if request.kind != "deploy":
+            raise InvalidInput("kind", "a branch is deployed, never rolled back to")
+    else:
+        parse_release_tag(request.tag, field="tag")
     selected = _select_hosts(request)
     redactor = Redactor(request.secrets)
     for host in selected.values():
-        if host.password is not None:
-            redactor.add(host.password.get_secret_value())
+        with contextlib.suppress(ConfigError):  # reported by the transport when it connects
+            password = host.resolve_password()
+            if password is not None:
+                redactor.add(password)
     started = utc_now()
     path = (
         log_path(
@@ -290,7 +356,23 @@ async def deploy(
         if request.log_root is not None
         else None
     )
-    deploy_log = DeployLog(path, redactor, multi_host=len(selected) > 1)
+    progress = {
+        name: HostProgress(
+            request.on_progress,
+            name,
+            kind=request.kind,
+            ref=request.tag,
+            ref_type=request.ref_type,
+            redactor=redactor,
+        )
+        for name in selected
+    }
+
+    def on_message(host: str, text: str) -> None:
+        if host in progress:
+            progress[host].say(text)
+
+    deploy_log = DeployLog(path, redactor, multi_host=len(selected) > 1, on_message=on_message)
     evidence = (
         Evidence(
             request.evidence_root,
@@ -304,8 +386,8 @@ async def deploy(
         else None
     )
     http = http_client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
-    ctx = _Context(request, deploy_log, redactor, evidence, started, http)
-    deploy_log.message(msg.msg_start(request.tag, request.kind))
+    ctx = _Context(request, deploy_log, redactor, evidence, started, http, progress)
+    deploy_log.message(msg.msg_start(request.tag, request.kind, request.ref_type))
     transports: dict[str, Transport] = {}
     try:
         for name, host in selected.items():
@@ -338,6 +420,7 @@ async def deploy(
         log_path=path,
         evidence_dir=evidence.dir if evidence else None,
         error=redactor(error) if error else None,
+        ref_type=request.ref_type,
     )
     deploy_log.close()
     if evidence is not None:
@@ -383,6 +466,7 @@ async def _deploy_host(ctx: _Context, name: str, host: Host, transport: Transpor
     request = ctx.request
     result = HostResult(host=name)
     target = make_target(request.service_name, request.service, name, host)
+    progress = ctx.progress[name]
     runner = StepRunner(
         name,
         transport,
@@ -390,6 +474,7 @@ async def _deploy_host(ctx: _Context, name: str, host: Host, transport: Transpor
         redactor=ctx.redactor,
         evidence=ctx.evidence,
         default_timeout=host.command_timeout,
+        on_step=lambda step: progress.step(step.name, step.message),
     )
     started = time.monotonic()
     try:
@@ -408,6 +493,8 @@ async def _deploy_host(ctx: _Context, name: str, host: Host, transport: Transpor
             await _unlock(ctx, target, runner)
         result.steps = list(runner.records)
         result.duration = time.monotonic() - started
+        done = msg.msg_success(request.tag, request.kind, request.ref_type)
+        progress.finish(result.ok, done if result.ok else (result.error or "failed"))
     return result
 
 
@@ -425,6 +512,8 @@ async def _run_sequence(
     tag = request.tag
     name = target.host_name
     service = request.service
+    branch = ctx.branch
+    ref_type = request.ref_type
 
     # lock (DESIGN.md §5)
     details = lock_details(
@@ -460,12 +549,16 @@ async def _run_sequence(
 
     # preflight (seed 001 §2)
     ctx.log.message(msg.MSG_UPDATING, name)
-    state = (await runner.run(probe_step(target))).first or "none"
+    # (outputs are parsed by shape: a login shell may print lines of its own)
+    state = (await runner.run(probe_step(target))).first_match(_PROBE_RE) or "none"
     if state == "git":
         status_out, version_out, sha_out = [await runner.run(s) for s in preflight_steps(target)]
-        result.dirty = [ctx.redactor(line) for line in status_out.lines if line.strip()][:50]
-        result.version_before = version_out.first if version_out.ok else None
-        result.sha_before = sha_out.first if sha_out.ok else None
+        dirty = [line for line in status_out.lines if _PORCELAIN_RE.fullmatch(line)]
+        result.dirty = [ctx.redactor(line) for line in dirty][:50]
+        result.version_before = (
+            (version_out.first_match(_REF_RE) or None) if version_out.ok else None
+        )
+        result.sha_before = (sha_out.first_match(SHA_RE) or None) if sha_out.ok else None
         shown = result.version_before or (result.sha_before or "")[:12] or "нет коммитов"
         ctx.log.message(msg.msg_current_state(shown), name)
         if result.dirty:
@@ -478,17 +571,25 @@ async def _run_sequence(
     if state == "none":
         ctx.log.message(msg.MSG_CLONING, name)
     ctx.log.message(msg.MSG_FETCHING, name)
-    for step in fetch_steps(target, state):
+    for step in fetch_steps(target, state, branches=branch):
         await runner.run(step)
 
-    # tag exists? (seed 003 Troubleshooting 1)
-    verify = await runner.run(verify_tag_step(target, tag))
-    if not verify.ok or not verify.first:
-        raise TagNotFound(tag, host=name)
-    result.target_sha = verify.first
+    # tag (or branch) exists? (seed 003 Troubleshooting 1)
+    if branch:
+        verify = await runner.run(verify_branch_step(target, tag))
+        if not verify.ok or not verify.first_match(SHA_RE):
+            raise BranchNotFound(tag, host=name)
+    else:
+        verify = await runner.run(verify_tag_step(target, tag))
+        if not verify.ok or not verify.first_match(SHA_RE):
+            raise TagNotFound(tag, host=name)
+    result.target_sha = verify.first_match(SHA_RE)
     if request.expected_sha and not result.target_sha.startswith(request.expected_sha):
         raise TagMoved(tag, request.expected_sha, result.target_sha, host=name)
-    ctx.log.message(msg.msg_tag_found(tag), name)
+    if branch:
+        ctx.log.message(msg.msg_branch_found(tag, result.target_sha), name)
+    else:
+        ctx.log.message(msg.msg_tag_found(tag), name)
 
     restoring = request.kind == "rollback" and request.restore_backup
     restore_dir = request.restore_from.get(name) if restoring else None
@@ -502,17 +603,25 @@ async def _run_sequence(
                 host=name,
             )
 
-    # backup before anything changes (seed 001 §3.1, seed 002 §5)
-    if service.backup_command and (request.kind == "deploy" or restoring):
+    # backup before anything changes (seed 001 §3.1, seed 002 §5); not for a branch
+    if service.backup_command and not branch and (request.kind == "deploy" or restoring):
         result.backup = await _backup(ctx, target, runner, result)
 
-    # checkout (seed 003: "Переключаемся на тег")
+    # checkout (seed 003: "Переключаемся на тег"); a branch: the commit verified above
     result.changed = True
-    await runner.run(_with_message(checkout_step(target, tag), msg.msg_switching(tag)))
+    if branch:
+        step = _with_message(
+            checkout_commit_step(target, result.target_sha),
+            msg.msg_switching_branch(tag, result.target_sha),
+        )
+    else:
+        step = _with_message(checkout_step(target, tag), msg.msg_switching(tag))
+    await runner.run(step)
     result.version_after, result.sha_after = tag, result.target_sha
     branches = await runner.run(list_branches_step(target))
     ctx.log.message(msg.MSG_CLEANING, name)
-    clean = clean_branches_step(target, [line.strip() for line in branches.lines])
+    names = [line.strip() for line in branches.lines if _REF_RE.fullmatch(line.strip())]
+    clean = clean_branches_step(target, names)
     if clean is not None:
         await runner.run(clean)
 
@@ -524,22 +633,22 @@ async def _run_sequence(
     elif request.kind == "deploy" and service.migrate_command:
         ctx.log.message(msg.MSG_MIGRATE, name)
         result.migrated = True
-        await runner.run(migrate_step(target, tag))
+        await runner.run(migrate_step(target, tag, ref_type=ref_type, sha=result.target_sha))
 
     # build / restart
-    ctx.log.message(msg.msg_building(tag, service.strategy), name)
+    ctx.log.message(msg.msg_building(tag, service.strategy, ref_type), name)
     if service.strategy == "compose" and request.kind == "rollback":
         try:
-            await runner.run(restart_step(target, tag, build=False))
+            await runner.run(restart_step(target, tag, build=False, sha=result.target_sha))
         except CommandFailed:
             # the image of this tag is gone (pruned): build it after all
-            await runner.run(restart_step(target, tag, build=True))
+            await runner.run(restart_step(target, tag, build=True, sha=result.target_sha))
     else:
-        await runner.run(restart_step(target, tag))
+        await runner.run(restart_step(target, tag, ref_type=ref_type, sha=result.target_sha))
 
     # health and smoke, from the relman machine
     await _health(ctx, target, runner, result)
-    ctx.log.message(msg.msg_success(tag, request.kind), name)
+    ctx.log.message(msg.msg_success(tag, request.kind, ref_type), name)
 
 
 def _with_message(step: Step, message: str) -> Step:
@@ -563,16 +672,14 @@ async def _backup(
             f"{folder}/{DUMP_NAME}); not deploying without a backup",
             host=name,
         )
-    lines = [line.strip() for line in digest.lines if line.strip()]
-    try:
-        size = int(lines[0])
-        sha256 = lines[1].split()[0]
-        if len(sha256) != 64:
-            raise ValueError(sha256)
-    except (IndexError, ValueError):
+    size_line = digest.first_match(re.compile(r"\d+"))
+    sum_line = digest.first_match(re.compile(r"[0-9a-f]{64}\s+\S.*"))
+    if not size_line or not sum_line:
         raise BackupInvalid(
             f"host {name}: cannot read the dump's size and sha256 in {folder}", host=name
-        ) from None
+        )
+    size = int(size_line)
+    sha256 = sum_line.split()[0]
     manifest = backup_manifest(
         service=request.service_name,
         environment=request.environment,
@@ -602,7 +709,9 @@ async def _health(ctx: _Context, target: Target, runner: StepRunner, result: Hos
     name = target.host_name
     check = ctx.request.service.health
     url = render(check.url, target.host)
-    expected = version_of(ctx.request.tag) if check.expect_version else None
+    # a branch has no version to show: any 2xx passes
+    expected = version_of(ctx.request.tag) if check.expect_version and not ctx.branch else None
+    ctx.progress[name].step("health")
     step_log = runner.step_log("health")
     began = time.monotonic()
 
@@ -649,6 +758,7 @@ async def _health(ctx: _Context, target: Target, runner: StepRunner, result: Hos
     urls = [render(u, target.host) for u in ctx.request.service.smoke_urls]
     if not urls:
         return
+    ctx.progress[name].step("smoke")
     began = time.monotonic()
     reports = await check_smoke(urls, attempt_timeout=check.timeout, client=ctx.http)
     result.smoke = reports

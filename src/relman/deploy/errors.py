@@ -40,6 +40,21 @@ class TagNotFound(DeployError, NotFound):
         self.tag = tag
 
 
+class BranchNotFound(DeployError, NotFound):
+    """A developer deploy's branch is not on origin after ``git fetch`` (no
+    ``origin/<branch>``); nothing on the host was changed."""
+
+    code = "branch_not_found"
+
+    def __init__(self, branch: str, *, host: str | None = None) -> None:
+        super().__init__(
+            f"❌ Ветка {branch} не найдена в репозитории после обновления (нет origin/{branch})!",
+            host=host,
+            branch=branch,
+        )
+        self.branch = branch
+
+
 class TagMoved(DeployError, Conflict):
     """The tag now points at another commit than the one that was approved (DESIGN.md §5)."""
 

@@ -3,6 +3,7 @@
 Layout under a log root (DESIGN.md §4)::
 
     <root>/<service>/<tag>.log                       stage and dev deploys
+    <root>/<service>/<branch>.log                    developer deploys of a branch
     <root>/production/<service>/<tag>-prod.log       production deploys
     <root>/rollback/<service>/<tag>-rollback.log     rollbacks (any environment)
 
@@ -11,6 +12,8 @@ Every line is ``YYYY-MM-DD HH:MM:SS - <text>`` (UTC), e.g.
 as they arrive, marked ``│``; with several hosts every line is prefixed ``[host]``. Files are
 appended to (a redeploy of a tag adds to its file, like ``tail -f`` in the seed expects) and
 flushed line by line. Every line passes the deploy's :class:`~relman.deploy.redact.Redactor`.
+A branch name's ``/`` becomes ``_`` in its file name (``feature/login`` →
+``feature_login.log``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import IO, Literal
 from relman.deploy.redact import Redactor
 
 Kind = Literal["deploy", "rollback"]
+#: What a deploy checks out: a release tag, or the head of a branch (developer deploys).
+RefType = Literal["tag", "branch"]
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: A log line: timestamp, `` - ``, text.
@@ -63,6 +68,8 @@ class DeployLog:
     """One deploy's log file; also keeps this deploy's lines for the evidence folder.
 
     ``multi_host`` adds a ``[host]`` prefix to every line that concerns one host.
+    ``on_message(host, text)`` is called for every message (not command output) about one
+    host, with the redacted text (used for live progress).
     """
 
     def __init__(
@@ -72,11 +79,13 @@ class DeployLog:
         *,
         multi_host: bool = False,
         clock: Callable[[], datetime] = utc_now,
+        on_message: Callable[[str, str], None] | None = None,
     ) -> None:
         self.path = path
         self.redactor = redactor
         self.multi_host = multi_host
         self._clock = clock
+        self._on_message = on_message
         self.lines: list[str] = []
         self._file: IO[str] | None = None
         if path is not None:
@@ -85,7 +94,10 @@ class DeployLog:
 
     def message(self, text: str, host: str | None = None) -> str:
         """Write one of relman's messages (seed wording); returns the line written."""
-        return self._write(text, host)
+        line = self._write(text, host)
+        if host is not None and self._on_message is not None:
+            self._on_message(host, self.redactor(text.replace("\n", " ")))
+        return line
 
     def output(self, line: str, host: str | None = None) -> str:
         """Write one line of a command's output; returns the line written."""
@@ -111,10 +123,12 @@ class DeployLog:
 # --- the seed's messages (seed 003 "Пример лога деплоя", "Troubleshooting") ------------
 
 
-def msg_start(tag: str, kind: Kind) -> str:
-    """First line of a deploy or a rollback."""
+def msg_start(tag: str, kind: Kind, ref_type: RefType = "tag") -> str:
+    """First line of a deploy or a rollback (of a branch: ``tag`` is the branch name)."""
     if kind == "rollback":
         return f"⏪ Начинаем откат на тег {tag}"
+    if ref_type == "branch":
+        return f"🚀 Начинаем деплой ветки {tag}"
     return f"🚀 Начинаем деплой тега {tag}"
 
 
@@ -151,14 +165,28 @@ def msg_tag_not_found(tag: str) -> str:
     return f"❌ Тег {tag} не найден в репозитории после обновления!"
 
 
+def msg_branch_found(branch: str, sha: str) -> str:
+    return f"✅ Ветка {branch} найдена: коммит {sha[:12]}"
+
+
+def msg_branch_not_found(branch: str) -> str:
+    """A branch that is not on origin (the tag's seed text, for a branch)."""
+    return f"❌ Ветка {branch} не найдена в репозитории после обновления (нет origin/{branch})!"
+
+
 def msg_switching(tag: str) -> str:
     return f"🏷️ Переключаемся на тег {tag}"
 
 
-def msg_building(tag: str, strategy: str) -> str:
+def msg_switching_branch(branch: str, sha: str) -> str:
+    return f"🌿 Переключаемся на ветку {branch} (коммит {sha[:12]})"
+
+
+def msg_building(tag: str, strategy: str, ref_type: RefType = "tag") -> str:
+    what = "ветки" if ref_type == "branch" else "тега"
     if strategy == "compose":
-        return f"🔨 Начинаем сборку контейнера для тега {tag}..."
-    return f"🔨 Перезапускаем сервис для тега {tag}..."
+        return f"🔨 Начинаем сборку контейнера для {what} {tag}..."
+    return f"🔨 Перезапускаем сервис для {what} {tag}..."
 
 
 def msg_backup_ok(sha256: str, size_bytes: int) -> str:
@@ -178,9 +206,11 @@ def msg_smoke(url: str, outcome: str) -> str:
     return f"🧪 Smoke {url}: {outcome}"
 
 
-def msg_success(tag: str, kind: Kind) -> str:
+def msg_success(tag: str, kind: Kind, ref_type: RefType = "tag") -> str:
     if kind == "rollback":
         return f"✅ Откат на тег {tag} выполнен, приложение работает!"
+    if ref_type == "branch":
+        return f"✅ Ветка {tag} успешно развернута и приложение работает!"
     return f"✅ Тег {tag} успешно развернут и приложение работает!"
 
 

@@ -8,8 +8,10 @@ data, the runner is the I/O).
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -59,9 +61,20 @@ class StepOutput:
         """The first non-empty output line, stripped ("" if none)."""
         return next((line.strip() for line in self.lines if line.strip()), "")
 
+    def first_match(self, pattern: re.Pattern[str]) -> str:
+        """The first output line (stripped) that ``pattern`` fully matches ("" if none).
+
+        Output is stdout and stderr merged, and a host's login shell may add lines of its
+        own (a profile's warning, a motd): parse with this, not :attr:`first`.
+        """
+        return next((line.strip() for line in self.lines if pattern.fullmatch(line.strip())), "")
+
 
 class StepRunner:
-    """Runs steps on one host and keeps their records."""
+    """Runs steps on one host and keeps their records.
+
+    ``on_step(step)`` is called as each step starts (used for live progress).
+    """
 
     def __init__(
         self,
@@ -72,6 +85,7 @@ class StepRunner:
         redactor: Redactor,
         evidence: Evidence | None,
         default_timeout: float,
+        on_step: Callable[[Step], None] | None = None,
     ) -> None:
         self.host = host
         self.transport = transport
@@ -79,6 +93,7 @@ class StepRunner:
         self.redactor = redactor
         self.evidence = evidence
         self.default_timeout = default_timeout
+        self.on_step = on_step
         self.records: list[StepRecord] = []
 
     def step_log(self, name: str) -> StepLog | None:
@@ -97,6 +112,8 @@ class StepRunner:
     async def run(self, step: Step) -> StepOutput:
         """Run ``step``; raises :class:`CommandFailed` when a ``check`` step fails and
         :class:`~relman.deploy.errors.TransportError` when the host cannot be used."""
+        if self.on_step is not None:
+            self.on_step(step)
         if step.message:
             self.log.message(step.message, self.host)
         started_at = iso(utc_now())

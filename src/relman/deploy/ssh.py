@@ -6,8 +6,9 @@
   the server offered. relman never adds keys on its own (no trust on first use).
 * One connection per host, opened on first use and reused by every step of a deploy;
   keepalives detect a dead peer; a connect timeout and a per-command timeout (seconds).
-* Key or password auth. The password (a :class:`~pydantic.SecretStr`) is unwrapped only in
-  the call to asyncssh and never appears in a message.
+* Key or password auth. The password (a :class:`~pydantic.SecretStr`, or the environment
+  variable named by ``password_env``, read when connecting) is unwrapped only in the call to
+  asyncssh and never appears in a message.
 * The remote argv is quoted with :func:`shlex.join`; the working directory and environment
   become ``cd -- DIR && env K=V … argv`` because sshd's ``AcceptEnv`` usually drops
   environment requests.
@@ -27,6 +28,7 @@ import asyncssh
 from relman.config import Host
 from relman.deploy.errors import HostKeyRejected, TransportError
 from relman.deploy.transport import DRAIN_GRACE, CommandResult, LineCallback, LineSplitter
+from relman.domain.errors import ConfigError
 
 
 def remote_command(
@@ -106,8 +108,10 @@ class SshTransport:
     async def connect(self) -> None:
         """Open the connection if it is not open yet.
 
-        Raises :class:`HostKeyRejected` for an unknown or changed host key and
-        :class:`TransportError` for any other failure (unreachable, timeout, auth refused).
+        Raises :class:`HostKeyRejected` for an unknown or changed host key,
+        :class:`~relman.domain.errors.ConfigError` when ``password_env`` names a variable
+        that is not set, and :class:`TransportError` for any other failure (unreachable,
+        timeout, auth refused).
         """
         async with self._connecting:
             if self._conn is not None:
@@ -119,6 +123,15 @@ class SshTransport:
         assert host.known_hosts is not None
         client = _PinnedClient()
         where = f"{host.address}:{host.port}"
+        try:
+            password = host.resolve_password()
+        except ConfigError:
+            raise ConfigError(
+                f"host {self.name} ({where}): password_env names {host.password_env}, "
+                "but that environment variable is not set (or empty)",
+                host=self.name,
+                variable=host.password_env,
+            ) from None
         options: dict[str, object] = {
             "port": host.port,
             "known_hosts": str(host.known_hosts),
@@ -133,8 +146,8 @@ class SshTransport:
         if host.key_file is not None:
             options["client_keys"] = [str(host.key_file)]
             options["agent_path"] = None
-        if host.password is not None:
-            options["password"] = host.password.get_secret_value()
+        if password is not None:
+            options["password"] = password
             if host.key_file is None:
                 options["client_keys"] = None
                 options["agent_path"] = None

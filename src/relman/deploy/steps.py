@@ -9,6 +9,10 @@ lock → probe → preflight (``git status --porcelain``, current tag and sha) �
 verify) → ``git checkout --force`` the tag → clean old branches → migrate → build/restart
 (compose or shell) → health → smoke → unlock.
 
+A developer deploy of a branch (seed 003 "on-push-in-work-branch") fetches every branch as
+well (``--prune``, so a deleted branch is gone), checks that ``origin/<branch>`` exists and
+checks out that commit, detached; it takes no backup.
+
 Commands that need redirection or a conditional use ``sh -c SCRIPT sh ARG…`` with a
 constant script and the values as positional arguments, so no value is ever parsed by a
 shell. Paths on the host are POSIX paths.
@@ -22,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relman.config import Host, Service
+from relman.deploy.log import RefType, safe_name
+from relman.deploy.refs import branch_problem, docker_tag
 
 #: Exit status of the lock step when another deploy holds the lock (EX_TEMPFAIL).
 LOCK_HELD_STATUS = 75
@@ -106,19 +112,25 @@ def version_of(tag: str) -> str:
     return tag[1:] if tag.startswith("v") else tag
 
 
-def service_env(target: Target, tag: str) -> dict[str, str]:
+def service_env(
+    target: Target, tag: str, *, ref_type: RefType = "tag", sha: str | None = None
+) -> dict[str, str]:
     """Variables for the service's own commands (backup, migrate, start, compose).
 
     The service's configured ``env`` plus ``RELMAN_SERVICE``, ``RELMAN_TAG``,
-    ``RELMAN_VERSION`` and ``IMAGE_TAG`` (the per-release image tag, DESIGN.md §4).
+    ``RELMAN_VERSION`` and ``IMAGE_TAG`` (the per-release image tag, DESIGN.md §4). For a
+    branch (``tag`` is then the branch name): ``RELMAN_BRANCH`` and ``IMAGE_TAG`` =
+    ``branch-<name>`` made a valid Docker tag, no ``RELMAN_TAG``/``RELMAN_VERSION``.
+    ``RELMAN_SHA`` is the commit being deployed when ``sha`` is known.
     """
     env = dict(target.env)
-    env.update(
-        RELMAN_SERVICE=target.service_name,
-        RELMAN_TAG=tag,
-        RELMAN_VERSION=version_of(tag),
-        IMAGE_TAG=tag,
-    )
+    env["RELMAN_SERVICE"] = target.service_name
+    if ref_type == "branch":
+        env.update(RELMAN_BRANCH=tag, IMAGE_TAG=docker_tag(f"branch-{tag}"))
+    else:
+        env.update(RELMAN_TAG=tag, RELMAN_VERSION=version_of(tag), IMAGE_TAG=tag)
+    if sha:
+        env["RELMAN_SHA"] = sha
     return env
 
 
@@ -299,12 +311,14 @@ def preflight_steps(target: Target) -> list[Step]:
 # --- fetch and tag ---------------------------------------------------------------------
 
 
-def fetch_steps(target: Target, workdir_state: str) -> list[Step]:
+def fetch_steps(target: Target, workdir_state: str, *, branches: bool = False) -> list[Step]:
     """Bring the checkout up to date with origin (seed 003: ``git fetch origin --tags --force``).
 
     ``workdir_state`` is :func:`probe_step`'s answer: ``none`` → ``git clone --no-checkout``
     (nothing is checked out until the tag is verified); ``files`` → ``git init`` and add
     origin (keeps files already there, e.g. an env file); ``git`` → fetch only.
+    ``branches`` (a developer deploy) also fetches every branch into ``origin/*`` whatever
+    the checkout's fetch configuration, and prunes the ones deleted on origin.
     """
     repo = target.service.repo
     workdir = target.workdir
@@ -318,14 +332,10 @@ def fetch_steps(target: Target, workdir_state: str) -> list[Step]:
         steps.append(
             Step("remote", ("git", "remote", "add", "origin", repo), cwd=workdir, env=GIT_ENV)
         )
-    steps.append(
-        Step(
-            "fetch",
-            ("git", "fetch", "origin", "--tags", "--force"),
-            cwd=workdir,
-            env=GIT_ENV,
-        )
-    )
+    argv: tuple[str, ...] = ("git", "fetch", "origin", "--tags", "--force")
+    if branches:
+        argv = (*argv, "--prune", "+refs/heads/*:refs/remotes/origin/*")
+    steps.append(Step("fetch", argv, cwd=workdir, env=GIT_ENV))
     return steps
 
 
@@ -334,6 +344,19 @@ def verify_tag_step(target: Target, tag: str) -> Step:
     return Step(
         "verify_tag",
         ("git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        check=False,
+        stream=False,
+        timeout=60.0,
+    )
+
+
+def verify_branch_step(target: Target, branch: str) -> Step:
+    """Print the commit ``origin/<branch>`` points at; exits non-zero when there is none."""
+    return Step(
+        "verify_branch",
+        ("git", "rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}^{{commit}}"),
         cwd=target.workdir,
         env=GIT_ENV,
         check=False,
@@ -360,8 +383,9 @@ _WRITE_MANIFEST_SCRIPT = (
 
 
 def backup_dir_for(target: Target, stamp: str, tag: str) -> str:
-    """The folder of one backup on the host: ``<state_dir>/backups/<stamp>-<tag>``."""
-    return posixpath.join(target.backups_dir, f"{stamp}-{tag}")
+    """The folder of one backup on the host: ``<state_dir>/backups/<stamp>-<tag>`` (the tag
+    made one path component)."""
+    return posixpath.join(target.backups_dir, f"{stamp}-{safe_name(tag)}")
 
 
 def _rendered(target: Target, argv: Sequence[str]) -> tuple[str, ...]:
@@ -491,6 +515,20 @@ def checkout_step(target: Target, tag: str) -> Step:
     )
 
 
+def checkout_commit_step(target: Target, sha: str) -> Step:
+    """``git checkout --force --detach`` one commit (a developer deploy checks out the
+    commit it verified ``origin/<branch>`` points at, not the moving branch name)."""
+    if not sha or sha.startswith("-"):
+        raise ValueError(f"not a commit: {sha!r}")
+    return Step(
+        "checkout",
+        ("git", "-c", "advice.detachedHead=false", "checkout", "--force", "--detach", sha),
+        cwd=target.workdir,
+        env=GIT_ENV,
+        timeout=120.0,
+    )
+
+
 def list_branches_step(target: Target) -> Step:
     """Print the local branch names, one per line."""
     return Step(
@@ -508,8 +546,9 @@ def clean_branches_step(
 ) -> Step | None:
     """``git branch -D`` every local branch except ``current`` (seed 003: "Очищаем старые
     ветки"); ``None`` when there is nothing to delete. After the detached checkout no
-    branch is current, so the host keeps only tags."""
-    doomed = [b for b in branches if b and b != current and not b.startswith("-")]
+    branch is current, so the host keeps only tags. Names git would refuse (noise a login
+    shell printed among the branch names, an option-like ``-x``) are skipped."""
+    doomed = [b for b in branches if b and b != current and branch_problem(b) is None]
     if not doomed:
         return None
     return Step(
@@ -521,14 +560,16 @@ def clean_branches_step(
     )
 
 
-def migrate_step(target: Target, tag: str) -> Step:
-    """Run the service's ``migrate_command`` in the workdir of the new release."""
+def migrate_step(
+    target: Target, tag: str, *, ref_type: RefType = "tag", sha: str | None = None
+) -> Step:
+    """Run the service's ``migrate_command`` in the workdir of the new release (or branch)."""
     assert target.service.migrate_command
     return Step(
         "migrate",
         _rendered(target, target.service.migrate_command),
         cwd=target.workdir,
-        env=service_env(target, tag),
+        env=service_env(target, tag, ref_type=ref_type, sha=sha),
     )
 
 
@@ -547,11 +588,19 @@ def compose_argv(compose_file: str, compose_service: str, *, build: bool = True)
     )
 
 
-def restart_step(target: Target, tag: str, *, build: bool = True) -> Step:
+def restart_step(
+    target: Target,
+    tag: str,
+    *,
+    build: bool = True,
+    ref_type: RefType = "tag",
+    sha: str | None = None,
+) -> Step:
     """Build and (re)start the service: the compose command (``IMAGE_TAG=<tag>``) or the
-    shell strategy's ``start_command``, in the workdir."""
+    shell strategy's ``start_command``, in the workdir. For a branch ``tag`` is the branch
+    name, also given to ``{tag}`` and ``{version}`` in ``start_command``."""
     service = target.service
-    env = service_env(target, tag)
+    env = service_env(target, tag, ref_type=ref_type, sha=sha)
     if service.strategy == "compose":
         assert service.compose_file and service.compose_service
         argv = compose_argv(
@@ -559,7 +608,8 @@ def restart_step(target: Target, tag: str, *, build: bool = True) -> Step:
         )
         return Step("build" if build else "restart", argv, cwd=target.workdir, env=env)
     assert service.start_command
-    argv = _fill(_rendered(target, service.start_command), {"tag": tag, "version": version_of(tag)})
+    version = tag if ref_type == "branch" else version_of(tag)
+    argv = _fill(_rendered(target, service.start_command), {"tag": tag, "version": version})
     return Step("restart", argv, cwd=target.workdir, env=env)
 
 

@@ -30,7 +30,8 @@ class ReleaseEvent:
     """One row of the append-only audit trail.
 
     ``from_status`` is ``None`` for the event that records the release's creation.
-    ``created_at`` is timezone-aware UTC.
+    ``created_at`` is timezone-aware UTC. ``kind`` is ``transition`` (the status changed)
+    or ``refused`` (someone asked for ``to_status`` and was denied; ``note`` says why).
     """
 
     release_id: int | None
@@ -41,6 +42,7 @@ class ReleaseEvent:
     note: str
     created_at: datetime
     id: int | None = None
+    kind: str = "transition"
 
 
 @dataclass(slots=True)
@@ -68,6 +70,22 @@ class Release:
     def allowed_next(self) -> frozenset[ReleaseStatus]:
         """Statuses this release may move to now."""
         return allowed_next(self.status)
+
+    def refusal(
+        self, wanted: ReleaseStatus, *, actor: str, source: Source, at: datetime, reason: str
+    ) -> ReleaseEvent:
+        """The audit event recording that ``actor`` asked for ``wanted`` and was refused
+        for ``reason``; the release does not change."""
+        return ReleaseEvent(
+            release_id=self.id,
+            from_status=self.status,
+            to_status=wanted,
+            actor=actor,
+            source=source,
+            note=reason,
+            created_at=at,
+            kind="refused",
+        )
 
     def transition(
         self,

@@ -5,6 +5,10 @@ The engine (``relman.deploy``) knows hosts and steps; this layer knows the datab
 holds the (service, environment) lock for the whole run, records every deploy in the
 history, picks the rollback target from that history, and decides whether a rollback must
 restore the pre-deploy database backup (only when the undone deploy ran a migration).
+
+Developer environments (seed 003 "on-push-in-work-branch"): :meth:`DeployService.dev_deploy`
+puts the head of a pushed work branch on the pusher's own ``dev:<name>`` environment, with
+the same lock and history row as a tag deploy (the row's ``tag`` is the branch name).
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from relman.deploy import (
     release_lock,
 )
 from relman.deploy.lock import pid_alive, this_machine
-from relman.domain.errors import Conflict, EnvironmentLocked, InvalidInput, NotFound
+from relman.deploy.log import RefType
+from relman.deploy.progress import ProgressCallback
+from relman.deploy.refs import validate_branch
+from relman.domain.errors import (
+    Conflict,
+    EnvironmentLocked,
+    InvalidInput,
+    NotFound,
+    RelmanError,
+)
 from relman.domain.version import parse_release_tag
 from relman.services.releases import Clock, utcnow
 from relman.store.deployments import Deployment, DeploymentKind, DeploymentStore, LockInfo
@@ -46,6 +59,24 @@ class DeployOutcome:
     def ok(self) -> bool:
         """True only when every host of the deploy is healthy."""
         return self.result.ok
+
+
+@dataclass(frozen=True, slots=True)
+class DevDeployOutcome:
+    """A developer deploy: its result, or why nothing was deployed.
+
+    ``result`` is ``None`` and ``skipped`` says why (non-empty) when the author has no
+    developer environment; ``environment`` is the ``dev:<name>`` deployed to ("" then).
+    """
+
+    result: DeployResult | None = None
+    skipped: str = ""
+    environment: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the branch was deployed and every host is healthy."""
+        return self.result is not None and self.result.ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +118,19 @@ class DeployService:
     def target(self, service: str, environment: str) -> tuple[Service, Environment]:
         """The configured service and environment; :class:`InvalidInput` names the unknown
         one and lists what is configured."""
-        if service not in self._config.services:
-            known = ", ".join(sorted(self._config.services)) or "none configured"
-            raise InvalidInput("service", f"unknown service {service!r} (known: {known})")
+        self._service(service)
         if environment not in self._config.environments:
             known = ", ".join(sorted(self._config.environments)) or "none configured"
             raise InvalidInput(
                 "environment", f"unknown environment {environment!r} (known: {known})"
             )
         return self._config.services[service], self._config.environments[environment]
+
+    def _service(self, service: str) -> Service:
+        if service not in self._config.services:
+            known = ", ".join(sorted(self._config.services)) or "none configured"
+            raise InvalidInput("service", f"unknown service {service!r} (known: {known})")
+        return self._config.services[service]
 
     async def deploy(
         self,
@@ -108,14 +143,17 @@ class DeployService:
         only_hosts: Collection[str] | None = None,
         expected_sha: str | None = None,
         reason: str = "deploy",
+        on_progress: ProgressCallback | None = None,
     ) -> DeployOutcome:
         """Deploy ``tag`` of ``service`` to every host of ``environment`` (or ``only_hosts``).
 
         When a host fails after its checkout changed and the environment has
         ``auto_rollback``, the last tag deployed healthy there is redeployed at once (with
-        the database restored if this deploy ran a migration). Raises
-        :class:`InvalidInput` for an unknown service, environment, host or a bad tag,
-        :class:`EnvironmentLocked` while another deploy runs.
+        the database restored if this deploy ran a migration). ``on_progress`` gets each
+        host's :class:`~relman.deploy.progress.Progress`, of the deploy and then of the
+        automatic rollback (``kind="rollback"``). Raises :class:`InvalidInput` for an
+        unknown service, environment, host or a bad tag, :class:`EnvironmentLocked` while
+        another deploy runs.
         """
         parse_release_tag(tag, field="tag")
         svc, env = self.target(service, environment)
@@ -132,6 +170,7 @@ class DeployService:
                 only_hosts=only_hosts,
                 expected_sha=expected_sha,
                 reason=reason,
+                on_progress=on_progress,
             )
             if result.ok or not env.auto_rollback:
                 return DeployOutcome(result)
@@ -152,6 +191,7 @@ class DeployService:
                 only_hosts=only_hosts,
                 restore_from=result.backups if result.migrated else None,
                 reason=f"automatic rollback: {tag} failed its health check",
+                on_progress=on_progress,
             )
             return DeployOutcome(result, rollback)
 
@@ -164,13 +204,15 @@ class DeployService:
         to_tag: str | None = None,
         release_id: int | None = None,
         reason: str = "rollback",
+        on_progress: ProgressCallback | None = None,
     ) -> DeployResult:
         """Put ``service`` on ``environment`` back on ``to_tag`` — by default the last tag
         deployed healthy there before the current one — health-checked like a deploy.
 
         The database is restored from the pre-deploy backup only when the deploy being
-        undone (the newest in the history) ran a migration. Raises
-        :class:`NoRollbackTarget`, :class:`InvalidInput`, :class:`EnvironmentLocked`.
+        undone (the newest in the history) ran a migration. ``on_progress`` gets each
+        host's progress. Raises :class:`NoRollbackTarget`, :class:`InvalidInput`,
+        :class:`EnvironmentLocked`.
         """
         svc, env = self.target(service, environment)
         history = await self._store.history(service, environment)
@@ -200,7 +242,78 @@ class DeployService:
                 release_id=release_id,
                 restore_from=restore,
                 reason=reason,
+                on_progress=on_progress,
             )
+
+    def dev_environment(self, author: str) -> str | None:
+        """The developer environment of ``author`` (a GitHub login): the ``dev:<name>``
+        environment whose ``owner`` is ``author``, else the one named ``dev:<author>``
+        (logins compare case-insensitively, as on GitHub); ``None`` when there is none."""
+        wanted = author.strip().casefold()
+        developer = {
+            name: env for name, env in self._config.environments.items() if name.startswith("dev:")
+        }
+        for name, env in developer.items():
+            if env.owner is not None and env.owner.strip().casefold() == wanted:
+                return name
+        for name in developer:
+            if name.removeprefix("dev:").casefold() == wanted:
+                return name
+        return None
+
+    async def dev_deploy(
+        self,
+        service: str,
+        *,
+        branch: str,
+        author: str,
+        actor: str,
+        on_progress: ProgressCallback | None = None,
+    ) -> DevDeployOutcome:
+        """Deploy the head of ``branch`` of ``service`` to the developer server of
+        ``author`` (seed 003 "on-push-in-work-branch").
+
+        The environment is :meth:`dev_environment` of ``author``; when there is none,
+        nothing runs and the outcome's ``skipped`` says how to add one. Otherwise the
+        (service, environment) lock is held, the branch's head (``origin/<branch>`` after a
+        fetch) is checked out detached on every host, the service restarted and
+        health-checked (any 2xx), and the run recorded in the history (``tag`` = branch).
+        A branch missing on origin fails the hosts with ``branch_not_found`` and changes
+        nothing. There is no automatic rollback. Raises :class:`InvalidInput` for an
+        invalid branch name (``git check-ref-format`` rules, no leading ``-``; a leading
+        ``refs/heads/`` is dropped), an empty author or an unknown service, and
+        :class:`EnvironmentLocked` while another deploy runs there.
+        """
+        name = validate_branch(branch.strip(), field="branch")
+        if not author.strip():
+            raise InvalidInput("author", "must not be empty")
+        self._service(service)
+        environment = self.dev_environment(author)
+        if environment is None:
+            login = author.strip()
+            return DevDeployOutcome(
+                skipped=(
+                    f"no developer server for {login}: add "
+                    f'[environments."dev:{login}"] with owner = "{login}" to relman.toml'
+                )
+            )
+        svc, env = self.target(service, environment)
+        reason = f"push to {name} by {author.strip()}"
+        async with self._locked(service, environment, actor, name, reason):
+            result = await self._run(
+                service,
+                svc,
+                env,
+                name,
+                environment,
+                actor=actor,
+                kind="deploy",
+                release_id=None,
+                reason=reason,
+                ref_type="branch",
+                on_progress=on_progress,
+            )
+        return DevDeployOutcome(result, environment=environment)
 
     async def history(self, service: str, environment: str) -> list[Deployment]:
         """The deploy history of ``service`` on ``environment``, newest first."""
@@ -259,7 +372,7 @@ class DeployService:
         self, service: str, environment: str, *, exclude_tag: str | None
     ) -> Deployment | None:
         for past in await self._store.history(service, environment, limit=200):
-            if past.status == "succeeded" and past.tag != exclude_tag:
+            if past.status == "succeeded" and past.tag != exclude_tag and _is_tag(past.tag):
                 return past
         return None
 
@@ -292,6 +405,8 @@ class DeployService:
         expected_sha: str | None = None,
         restore_from: dict[str, str] | None = None,
         reason: str = "",
+        ref_type: RefType = "tag",
+        on_progress: ProgressCallback | None = None,
     ) -> DeployResult:
         hosts = {name: self._config.hosts[name] for name in env.hosts}
         if only_hosts is not None:
@@ -326,6 +441,8 @@ class DeployService:
                     restore_from=restore_from or {},
                     expected_sha=expected_sha,
                     reason=reason,
+                    ref_type=ref_type,
+                    on_progress=on_progress,
                 ),
                 transport_factory=self._transports,
             )
@@ -339,8 +456,18 @@ class DeployService:
                 log_path=str(result.log_path or "") if result else "",
                 evidence_path=str(result.evidence_dir or "") if result else "",
                 error=(result.error or "") if result else "interrupted",
+                git_sha=(result.git_sha or "") if result else "",
             )
         return result
+
+
+def _is_tag(tag: str) -> bool:
+    """Whether a history row's ``tag`` is a release tag (not a developer deploy's branch)."""
+    try:
+        parse_release_tag(tag, field="tag")
+    except RelmanError:
+        return False
+    return True
 
 
 def _owner_dead(owner: str) -> bool:

@@ -43,6 +43,7 @@ class Deployment:
     error: str
     started_at: datetime
     finished_at: datetime | None
+    git_sha: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,9 @@ class DeploymentStore:
         log_path: str = "",
         evidence_path: str = "",
         error: str = "",
+        git_sha: str = "",
     ) -> None:
-        """Record the outcome of a running deploy."""
+        """Record the outcome of a running deploy (``git_sha``: the commit deployed)."""
         with db_errors():
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -125,6 +127,7 @@ class DeploymentStore:
                         log_path=log_path,
                         evidence_path=evidence_path,
                         error=error[:2000],
+                        git_sha=git_sha,
                     )
                 )
 
@@ -241,4 +244,5 @@ def _deployment(row: Row[Any]) -> Deployment:
         error=m["error"],
         started_at=m["started_at"],
         finished_at=m["finished_at"],
+        git_sha=m["git_sha"],
     )

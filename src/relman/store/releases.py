@@ -18,6 +18,7 @@ from relman.domain.errors import Conflict, ReleaseNotFound
 from relman.domain.release import Release, ReleaseEvent, Source
 from relman.domain.status import ReleaseStatus
 from relman.store.db import db_errors
+from relman.store.jobs import NewJob, insert_job
 from relman.store.tables import release_events, releases
 
 
@@ -74,12 +75,18 @@ class ReleaseStore:
         return release
 
     async def save_transition(
-        self, release: Release, event: ReleaseEvent, *, expected: ReleaseStatus
-    ) -> None:
-        """Persist ``release``'s new status (and times, rollback tag) with ``event``.
+        self,
+        release: Release,
+        event: ReleaseEvent,
+        *,
+        expected: ReleaseStatus,
+        job: NewJob | None = None,
+    ) -> int | None:
+        """Persist ``release``'s new status (and times, rollback tag) with ``event`` and,
+        when given, queue ``job`` in the same transaction; returns the job id.
 
         The write only happens if the stored status is still ``expected``; otherwise
-        nothing is written and :class:`StaleRelease` is raised.
+        nothing is written (no event, no job) and :class:`StaleRelease` is raised.
         """
         assert release.id is not None
         with db_errors():
@@ -97,6 +104,35 @@ class ReleaseStore:
                 if result.rowcount != 1:
                     raise StaleRelease(f"release {release.id} changed while being updated")
                 await _insert_event(conn, release.id, event)
+                if job is not None:
+                    return await insert_job(conn, job, at=event.created_at)
+        return None
+
+    async def add_event(self, event: ReleaseEvent) -> None:
+        """Append an audit event that changes nothing else (a refused action)."""
+        assert event.release_id is not None
+        with db_errors():
+            async with self._engine.begin() as conn:
+                await _insert_event(conn, event.release_id, event)
+
+    async def current_deployed(self, service: str) -> Release | None:
+        """The release of ``service`` now in production: of its ``deployed`` releases, the
+        one that reached ``deployed`` last (a newer one supersedes it — DESIGN.md §1)."""
+        query = (
+            select(releases)
+            .where(
+                and_(
+                    releases.c.service_name == service,
+                    releases.c.status == ReleaseStatus.DEPLOYED.value,
+                )
+            )
+            .order_by(releases.c.completed_at.desc(), releases.c.id.desc())
+            .limit(1)
+        )
+        with db_errors():
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else _release_from_row(row)
 
     async def list(
         self,
@@ -166,6 +202,7 @@ async def _insert_event(conn: AsyncConnection, release_id: int, event: ReleaseEv
             source=event.source.value,
             note=event.note,
             created_at=event.created_at,
+            kind=event.kind,
         )
     )
 
@@ -210,6 +247,7 @@ def _event_from_row(row: Row[Any]) -> ReleaseEvent:
         source=Source(m["source"]),
         note=m["note"],
         created_at=m["created_at"],
+        kind=m["kind"],
     )
 
 

@@ -101,6 +101,9 @@ release_events = Table(
     Column("source", Text, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("created_at", UtcDateTime, nullable=False),
+    # 'transition' (the status changed) or 'refused' (an action was denied; the status
+    # did not change and to_status is what was asked for).
+    Column("kind", Text, nullable=False, server_default="transition"),
     Index(None, "release_id", "id"),
 )
 
@@ -125,6 +128,8 @@ deployments = Table(
     Column("error", Text, nullable=False, server_default=""),
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
+    # The commit deployed (empty when the hosts disagreed or it never got that far).
+    Column("git_sha", Text, nullable=False, server_default=""),
     CheckConstraint("kind IN ('deploy', 'rollback')", name="kind_known"),
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
     Index(None, "service", "environment", "id"),
@@ -141,4 +146,41 @@ deploy_locks = Table(
     Column("tag", Text, nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
     Column("acquired_at", UtcDateTime, nullable=False),
+)
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
+
+#: Work for relman's worker (the ``local`` executor): one row per stage deploy, production
+#: deploy or rollback of a release. Claimed atomically; a running job whose heartbeat goes
+#: stale is marked interrupted (DESIGN.md §5: a crash leaves a visible state).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="RESTRICT"), nullable=False),
+    Column("payload", Text, nullable=False, server_default="{}"),
+    Column("status", Text, nullable=False),
+    Column("owner", Text, nullable=False, server_default=""),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("heartbeat_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    CheckConstraint("kind IN ('stage_deploy', 'production_deploy', 'rollback')", name="kind_known"),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_known"
+    ),
+    Index(None, "status", "id"),
+    Index(None, "release_id", "id"),
+)
+
+#: Keys seen once (a Telegram ``update_id``, an HMAC request id): inserting a key twice
+#: fails, which makes "process once" hold across concurrent requests and replicas.
+seen_keys = Table(
+    "seen_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Index(None, "seen_at"),
 )

@@ -1,0 +1,33 @@
+"""What every bot handler needs, built once at start-up (:mod:`relman.bot.runtime`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from relman.bootstrap import Container
+from relman.bot.cards import View
+from relman.bot.texts import Texts, texts_for
+from relman.services.releases import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class BotContext:
+    """The services (``container``), the callback signing ``key``, the time zone dates are
+    shown in, the default ``language``, the ``clock`` (UTC) and the deploy ``log_root``."""
+
+    container: Container
+    key: bytes
+    tz: ZoneInfo
+    language: str
+    clock: Clock
+    log_root: Path
+
+    def view(self, texts: Texts) -> View:
+        """How to render now, in ``texts``' language."""
+        return View(texts=texts, key=self.key, now=self.clock(), tz=self.tz)
+
+    def default_texts(self) -> Texts:
+        """The texts of the configured default language (for chats, not users)."""
+        return texts_for(None, self.language)

@@ -1,0 +1,271 @@
+"""The bot's aiogram router: ``/start`` and the inline buttons (seed 003).
+
+Each handler parses the update (the button's signed :class:`~relman.bot.callbacks.Press`),
+calls one service function, and renders a screen from :mod:`relman.bot.cards`. There is no
+business logic here: who may approve, what may follow what, which tag production goes
+back to — all of that is decided by :mod:`relman.services.pipeline`.
+
+Callback queries are answered exactly once and before any message is edited or sent:
+
+- navigation (menu, lists, cards, the rollback confirmation) answers at once, then reads
+  and renders;
+- a decision (approve, reject, confirmed rollback) first calls the service — a quick
+  database transaction; the deploy itself runs later on the worker — because its answer
+  *is* the outcome: the short refusal (Telegram's callback answer, ≤ 200 characters) or
+  the acknowledgement; then the card is re-rendered.
+
+A :class:`~relman.domain.errors.RelmanError` is translated into a short refusal here, at
+the edge (:func:`refusal`); the services have already audited refusals of the policy.
+"Message is not modified" from an edit (🔄 Обновить on an unchanged card) is success.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import CommandStart, Filter
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message, User
+
+from relman.bot import cards
+from relman.bot.callbacks import Act, BadCallback, Lst, Press, decode
+from relman.bot.context import BotContext
+from relman.bot.texts import Texts
+from relman.domain.errors import (
+    Conflict,
+    EnvironmentLocked,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RelmanError,
+    StoreUnavailable,
+)
+from relman.domain.policy import Actor
+from relman.domain.release import Release, Source
+from relman.domain.status import ReleaseStatus
+
+log = logging.getLogger("relman.bot")
+
+#: Telegram's answer to an edit that changes nothing (Bot API ``editMessageText``).
+NOT_MODIFIED = "message is not modified"
+
+
+def actor_of(user: User) -> Actor:
+    """The acting identity of a Telegram user: ``tg:<user id>`` with their name. Always
+    the user who pressed (``callback_query.from``), never the chat (DESIGN.md §5)."""
+    return Actor(id=f"tg:{user.id}", name=user.full_name[:64])
+
+
+def refusal(t: Texts, exc: RelmanError) -> str:
+    """The short chat refusal for ``exc`` (at most 200 characters, plain text)."""
+    if isinstance(exc, BadCallback):
+        return t.bad_button
+    if isinstance(exc, PermissionDenied):
+        return t.no_permission
+    if isinstance(exc, EnvironmentLocked):
+        return t.busy
+    if isinstance(exc, IllegalTransition):
+        return t.no_longer.format(status=_status_name(t, exc.current))
+    if isinstance(exc, Conflict) and "current" in exc.details:
+        return t.no_longer.format(status=_status_name(t, str(exc.details["current"])))
+    if isinstance(exc, NotFound):
+        return t.not_found
+    if isinstance(exc, InvalidInput):
+        return t.no_rollback if exc.field == "to_tag" else t.bad_input
+    if isinstance(exc, StoreUnavailable):
+        return t.unavailable
+    return t.failed
+
+
+def _status_name(t: Texts, raw: str) -> str:
+    try:
+        return t.status(ReleaseStatus(raw))
+    except ValueError:
+        return raw
+
+
+class Pressed(Filter):
+    """Matches a callback query whose ``callback_data`` is a valid signed button of one
+    of ``acts``; hands the decoded :class:`Press` to the handler as ``press``."""
+
+    def __init__(self, *acts: Act) -> None:
+        self.acts = frozenset(acts)
+
+    async def __call__(self, query: CallbackQuery, bot_ctx: BotContext) -> bool | dict[str, Any]:
+        try:
+            press = decode(bot_ctx.key, query.data)
+        except BadCallback:
+            return False
+        if press.act not in self.acts:
+            return False
+        if press.act is Act.LIST and press.lst is Lst.NONE:
+            return False
+        return {"press": press}
+
+
+async def show(query: CallbackQuery, screen: cards.Screen) -> None:
+    """Put ``screen`` in the message whose button was pressed (edit in place); when that
+    message cannot be edited any more, send it as a new message to the same chat. An edit
+    that changes nothing is success."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        await query.bot.send_message(chat_id, screen.text, reply_markup=screen.markup)  # type: ignore[union-attr]
+        return
+    try:
+        await message.edit_text(screen.text, reply_markup=screen.markup)
+    except TelegramBadRequest as exc:
+        if NOT_MODIFIED not in exc.message:
+            raise
+
+
+@asynccontextmanager
+async def after_answer(query: CallbackQuery, t: Texts) -> AsyncIterator[None]:
+    """For work done after the callback was answered: a refusal cannot go into the answer
+    any more, so it is sent as a short message to the chat."""
+    try:
+        yield
+    except RelmanError as exc:
+        log.warning("bot action failed after answering: %s", exc.code)
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        await query.bot.send_message(chat_id, refusal(t, exc))  # type: ignore[union-attr]
+
+
+def build_router() -> Router:
+    """A fresh router with the bot's handlers (a router joins one dispatcher only)."""
+    router = Router(name="relman")
+
+    @router.message(CommandStart())
+    async def start(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
+        """``/start`` → the main menu (seed 003, "Главное меню")."""
+        user = message.from_user
+        name = user.full_name if user is not None else ""
+        screen = cards.menu_screen(bot_ctx.view(texts), name)
+        await message.answer(screen.text, reply_markup=screen.markup)
+
+    @router.callback_query(Pressed(Act.MENU))
+    async def menu(query: CallbackQuery, bot_ctx: BotContext, texts: Texts) -> None:
+        """⬅️ Назад в меню."""
+        await query.answer()
+        await show(query, cards.menu_screen(bot_ctx.view(texts), query.from_user.full_name))
+
+    @router.callback_query(Pressed(Act.LIST))
+    async def releases_list(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """🚀 Активные / ✅ Успешные / ❌ Провальные релизы, and ◀️ / ▶️: the card at
+        ``press.position`` of the list."""
+        await query.answer()
+        async with after_answer(query, texts):
+            page = await bot_ctx.container.releases.list(
+                group=press.lst.group, limit=press.position + 2
+            )
+            screen = cards.list_screen(
+                bot_ctx.view(texts), press.lst, press.position, page.releases
+            )
+            await show(query, screen)
+
+    @router.callback_query(Pressed(Act.CARD))
+    async def card(query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts) -> None:
+        """🔄 Обновить (and [Назад] from the rollback confirmation): the card again, with
+        the release as it is now (and its failure reason)."""
+        await query.answer(texts.ok_refreshed)
+        async with after_answer(query, texts):
+            release = await bot_ctx.container.releases.get(press.release_id)
+            await show(query, _card(bot_ctx, texts, release, press))
+
+    @router.callback_query(Pressed(Act.APPROVE))
+    async def approve(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """✅ Подтвердить: QA passes the release; production deploy follows."""
+        try:
+            release = await bot_ctx.container.pipeline.approve(
+                press.release_id, actor=actor_of(query.from_user), source=Source.BOT
+            )
+        except RelmanError as exc:
+            await query.answer(refusal(texts, exc), show_alert=True)
+            return
+        await query.answer(texts.ok_approved)
+        await show(query, _card(bot_ctx, texts, release, press))
+
+    @router.callback_query(Pressed(Act.REJECT))
+    async def reject(query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts) -> None:
+        """❌ Отклонить: QA fails the release (``manual_test_failed``)."""
+        try:
+            release = await bot_ctx.container.pipeline.reject(
+                press.release_id,
+                actor=actor_of(query.from_user),
+                source=Source.BOT,
+                reason="rejected in Telegram",
+            )
+        except RelmanError as exc:
+            await query.answer(refusal(texts, exc), show_alert=True)
+            return
+        await query.answer(texts.ok_rejected)
+        await show(query, _card(bot_ctx, texts, release, press))
+
+    @router.callback_query(Pressed(Act.ROLLBACK_ASK))
+    async def rollback_ask(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """⏪ Откатить: the confirmation screen (seed 003, "Процесс отката") naming the
+        tag now in production and the chosen one."""
+        await query.answer()
+        async with after_answer(query, texts):
+            chosen = await bot_ctx.container.releases.get(press.release_id)
+            current = await bot_ctx.container.pipeline.current_deployed(chosen.service_name)
+            screen = cards.confirm_screen(
+                bot_ctx.view(texts),
+                chosen,
+                current,
+                lst=press.lst,
+                position=press.position,
+                more=press.more,
+            )
+            await show(query, screen)
+
+    @router.callback_query(Pressed(Act.ROLLBACK_YES))
+    async def rollback_yes(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """✅ Да, откатить: put the service back on the chosen release's tag; the card of
+        the release being rolled back replaces the confirmation."""
+        try:
+            chosen = await bot_ctx.container.releases.get(press.release_id)
+            moved = await bot_ctx.container.pipeline.request_rollback(
+                chosen.service_name,
+                chosen.release_tag,
+                actor=actor_of(query.from_user),
+                source=Source.BOT,
+            )
+        except RelmanError as exc:
+            await query.answer(refusal(texts, exc), show_alert=True)
+            return
+        await query.answer(texts.ok_rollback)
+        await show(query, cards.card_screen(bot_ctx.view(texts), moved, lst=Lst.NONE, position=0))
+
+    @router.callback_query()
+    async def unknown_button(query: CallbackQuery, texts: Texts) -> None:
+        """Any other ``callback_data`` (forged, truncated, from an old relman): a short
+        refusal and a log line, nothing else (there is no release to audit it on)."""
+        log.warning("refused a button relman did not sign, pressed by tg:%s", query.from_user.id)
+        await query.answer(texts.bad_button, show_alert=True)
+
+    return router
+
+
+def _card(bot_ctx: BotContext, texts: Texts, release: Release, press: Press) -> cards.Screen:
+    return cards.card_screen(
+        bot_ctx.view(texts),
+        release,
+        lst=press.lst,
+        position=press.position,
+        has_older=press.more,
+    )

@@ -1,0 +1,110 @@
+"""Inline keyboards of the bot's screens (seed 003, "Telegram Bot интерфейс").
+
+Every button's ``callback_data`` is made by :func:`relman.bot.callbacks.encode` (signed,
+at most 64 bytes); button labels come from :class:`~relman.bot.texts.Texts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from relman.bot.callbacks import MAX_POSITION, Act, Lst, Press, encode
+from relman.bot.texts import Texts
+from relman.domain.release import Release
+from relman.domain.status import ReleaseStatus
+
+
+def _button(key: bytes, label: str, press: Press) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=encode(key, press))
+
+
+def menu(key: bytes, t: Texts) -> InlineKeyboardMarkup:
+    """[🚀 Активные релизы] [✅ Успешные релизы] [❌ Провальные релизы], one per row."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(key, t.btn_active, Press(Act.LIST, lst=Lst.ACTIVE))],
+            [_button(key, t.btn_successful, Press(Act.LIST, lst=Lst.SUCCESSFUL))],
+            [_button(key, t.btn_failed, Press(Act.LIST, lst=Lst.FAILED))],
+        ]
+    )
+
+
+def back_to_menu(key: bytes, t: Texts) -> InlineKeyboardMarkup:
+    """Only [⬅️ Назад в меню] (an empty list)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[_button(key, t.btn_menu, Press(Act.MENU))]])
+
+
+def card(
+    key: bytes,
+    t: Texts,
+    release: Release,
+    *,
+    lst: Lst,
+    position: int,
+    has_older: bool,
+) -> InlineKeyboardMarkup:
+    """A release card's buttons (seed 003):
+
+    - ``manual_testing``: [✅ Подтвердить] [❌ Отклонить];
+    - ``deployed``: [⏪ Откатить] ("put the service back on this version");
+    - always [🔄 Обновить];
+    - in a list: [◀️ Новее] / [Старее ▶️] where there is a newer / older card;
+    - [⬅️ Назад в меню].
+    """
+    here = Press(Act.CARD, release.id or 0, lst, position, has_older)
+    rows: list[list[InlineKeyboardButton]] = []
+    if release.status is ReleaseStatus.MANUAL_TESTING:
+        rows.append(
+            [
+                _button(key, t.btn_approve, replace(here, act=Act.APPROVE)),
+                _button(key, t.btn_reject, replace(here, act=Act.REJECT)),
+            ]
+        )
+    if release.status is ReleaseStatus.DEPLOYED:
+        rows.append([_button(key, t.btn_rollback, replace(here, act=Act.ROLLBACK_ASK))])
+    rows.append([_button(key, t.btn_refresh, here)])
+    if lst is not Lst.NONE:
+        nav = []
+        if position > 0:
+            nav.append(_button(key, t.btn_newer, Press(Act.LIST, 0, lst, position - 1)))
+        if has_older and position < MAX_POSITION:
+            nav.append(_button(key, t.btn_older, Press(Act.LIST, 0, lst, position + 1)))
+        if nav:
+            rows.append(nav)
+    rows.append([_button(key, t.btn_menu, Press(Act.MENU))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm_rollback(
+    key: bytes,
+    t: Texts,
+    release: Release,
+    *,
+    lst: Lst,
+    position: int,
+    more: bool,
+    can_confirm: bool,
+) -> InlineKeyboardMarkup:
+    """[✅ Да, откатить] [Назад] (seed 003, "Процесс отката"); only [Назад] when there is
+    nothing to confirm. [Назад] returns to the release's card."""
+    here = Press(Act.CARD, release.id or 0, lst, position, more)
+    row = [_button(key, t.btn_back, here)]
+    if can_confirm:
+        row.insert(0, _button(key, t.btn_confirm_yes, replace(here, act=Act.ROLLBACK_YES)))
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+def ready_for_testing(key: bytes, t: Texts, release: Release) -> InlineKeyboardMarkup:
+    """The QA notification's [✅ Подтвердить] [❌ Отклонить] (seed 003, "Принятие
+    решения")."""
+    rid = release.id or 0
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button(key, t.btn_approve, Press(Act.APPROVE, rid, Lst.NONE, 0)),
+                _button(key, t.btn_reject, Press(Act.REJECT, rid, Lst.NONE, 0)),
+            ]
+        ]
+    )

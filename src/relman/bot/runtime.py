@@ -1,0 +1,356 @@
+"""The running bot: aiogram's Bot and Dispatcher built from the settings, the update gate,
+webhook intake and polling, the notification sink.
+
+Without a token (``LOOM_RELEASE_TG_BOT_TOKEN`` / ``RELMAN_TELEGRAM_TOKEN``) there is no bot:
+:func:`build_bot` returns ``None`` and relman runs without it (API, CLI, worker).
+
+Updates arrive either through the webhook (``POST {prefix}/update``, :mod:`relman.bot.webhook`
+→ :meth:`BotRuntime.accept`, which returns at once and processes in the background so the
+endpoint answers Telegram quickly) or by long polling (:meth:`BotRuntime.start_polling`).
+Either way every update passes the :class:`UpdateGate`: an ``update_id`` is processed once
+(``seen_keys``; also when Telegram retries or delivers concurrently, also across replicas
+sharing the database), and the seed's metrics are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.types import TelegramObject, Update, User
+from aiogram.utils.token import TokenValidationError
+from pydantic import ValidationError
+
+from relman.api.metrics import Metrics
+from relman.bootstrap import Container
+from relman.bot.callbacks import signing_key
+from relman.bot.context import BotContext
+from relman.bot.handlers import build_router
+from relman.bot.sink import TelegramSink
+from relman.bot.texts import texts_for
+from relman.config import Settings
+from relman.domain.errors import ConfigError, InvalidInput, RelmanError
+from relman.services.releases import Clock
+from relman.store.seen import SeenStore
+
+log = logging.getLogger("relman.bot")
+
+#: The header Telegram sends with every webhook delivery (Bot API ``setWebhook``).
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+#: The update types the bot handles (``allowed_updates`` of setWebhook / getUpdates).
+ALLOWED_UPDATES = ["message", "callback_query"]
+#: Seconds a Bot API request may take (polling adds its long-poll timeout).
+REQUEST_TIMEOUT = 30.0
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+def token_of(settings: Settings) -> str | None:
+    """The bot token, or ``None`` when the bot is off."""
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    return token.strip() or None
+
+
+def webhook_secret(settings: Settings, token: str) -> str:
+    """The ``X-Telegram-Bot-Api-Secret-Token`` value: the configured one, else 64 hex
+    characters derived from the token (so ``relman bot set-webhook`` and ``relman serve``
+    agree without another setting, and the token itself never travels in a header)."""
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    return hmac.new(token.encode(), b"relman/webhook-secret/v1", hashlib.sha256).hexdigest()
+
+
+def make_bot(settings: Settings, token: str) -> Bot:
+    """An aiogram Bot talking to ``settings.telegram_api_url`` (Telegram, a local Bot API
+    server or a test double), HTML parse mode, link previews off.
+
+    Raises :class:`ConfigError` for a token that is not shaped like ``123456:ABC…``.
+    """
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=REQUEST_TIMEOUT
+    )
+    try:
+        return Bot(
+            token,
+            session=session,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        )
+    except TokenValidationError:
+        raise ConfigError(
+            "LOOM_RELEASE_TG_BOT_TOKEN: not a Telegram bot token (expected 123456:ABC…)"
+        ) from None
+
+
+class UpdateGate(BaseMiddleware):
+    """Outer middleware of every update: drops an ``update_id`` seen before (recorded in
+    ``seen_keys`` as ``tg-update:<bot id>:<update id>`` — the primary key makes exactly one
+    of several concurrent deliveries win) and records seed 003's metrics
+    ``telegram.server.ok.message.total``, ``telegram.server.error.message.total`` and
+    ``telegram.server.message.duration`` (seconds), labelled by update type and outcome
+    (``handled``, ``duplicate``, ``ignored``)."""
+
+    def __init__(self, seen: SeenStore, clock: Clock, metrics: Metrics | None) -> None:
+        self._seen = seen
+        self._clock = clock
+        self._metrics = metrics
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        bot: Bot = data["bot"]
+        started = time.perf_counter()
+        attrs: dict[str, str] = {"telegram.update.type": event.event_type}
+        failed = True
+        try:
+            key = f"tg-update:{bot.id}:{event.update_id}"
+            if not await self._seen.first_time(key, at=self._clock()):
+                attrs["outcome"] = "duplicate"
+                failed = False
+                return UNHANDLED
+            result = await handler(event, data)
+            attrs["outcome"] = "ignored" if result is UNHANDLED else "handled"
+            failed = False
+            return result
+        except Exception as exc:
+            attrs["error.type"] = type(exc).__name__
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.telegram_duration.record(time.perf_counter() - started, attrs)
+                counter = self._metrics.telegram_error if failed else self._metrics.telegram_ok
+                counter.add(1, attrs)
+
+
+class Language(BaseMiddleware):
+    """Puts ``texts`` into the handler data: the user's ``language_code`` (ru or en), else
+    the configured default language."""
+
+    def __init__(self, default: str) -> None:
+        self._default = default
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        data["texts"] = texts_for(user.language_code if user else None, self._default)
+        return await handler(event, data)
+
+
+class BotRuntime:
+    """The bot of one relman process. Build with :func:`build_bot`; close with
+    :meth:`aclose`."""
+
+    def __init__(self, container: Container, token: str, *, metrics: Metrics | None = None) -> None:
+        settings = container.settings
+        self.settings = settings
+        self.bot = make_bot(settings, token)
+        self.secret = webhook_secret(settings, token)
+        self.context = BotContext(
+            container=container,
+            key=signing_key(token),
+            tz=ZoneInfo(settings.telegram_timezone),
+            language=settings.telegram_language,
+            clock=container.clock,
+            log_root=settings.log_root,
+        )
+        self.dispatcher = Dispatcher(disable_fsm=True)
+        self.dispatcher["bot_ctx"] = self.context
+        self.dispatcher.update.outer_middleware(
+            UpdateGate(container.seen, container.clock, metrics)
+        )
+        self.dispatcher.update.outer_middleware(Language(settings.telegram_language))
+        self.dispatcher.include_router(build_router())
+        self.sink = TelegramSink(
+            self.bot,
+            self.context,
+            qa_chat_id=settings.telegram_qa_chat_id,
+            team_chat_id=settings.telegram_team_chat_id,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._polling: asyncio.Task[None] | None = None
+
+    def check_secret(self, given: str | None) -> bool:
+        """Whether ``given`` (the webhook request's secret header) is right; constant
+        time."""
+        return given is not None and hmac.compare_digest(given.encode(), self.secret.encode())
+
+    def accept(self, payload: object) -> int:
+        """Take one webhook update (the JSON body Telegram posted) and process it in the
+        background; returns its ``update_id``.
+
+        Raises :class:`InvalidInput` when ``payload`` is not a Telegram ``Update``.
+        """
+        if not isinstance(payload, dict):
+            raise InvalidInput("body", "not a Telegram update object")
+        try:
+            update = Update.model_validate(payload, context={"bot": self.bot})
+        except ValidationError:
+            raise InvalidInput("body", "not a Telegram update object") from None
+        task = asyncio.create_task(self._process(update), name=f"tg-update-{update.update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return update.update_id
+
+    async def _process(self, update: Update) -> None:
+        try:
+            await self.dispatcher.feed_update(self.bot, update)
+        except Exception as exc:
+            # Logged without the update (it may hold user text) and never raised: the
+            # webhook has long been answered. The error metric was recorded by the gate.
+            log.error("telegram update %s failed: %s", update.update_id, type(exc).__name__)
+
+    async def idle(self) -> None:
+        """Wait until every update accepted so far was processed and every queued
+        notification was sent."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.sink.drain()
+
+    async def set_webhook(self, url: str, *, drop_pending_updates: bool = False) -> None:
+        """Register ``url`` (ending in ``{prefix}/update``) with Telegram, with the secret
+        header and the update types the bot handles."""
+        await self.bot.set_webhook(
+            url,
+            secret_token=self.secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending_updates,
+        )
+
+    async def delete_webhook(self, *, drop_pending_updates: bool = False) -> None:
+        """Remove the webhook (polling needs that: Telegram refuses getUpdates while a
+        webhook is set)."""
+        await self.bot.delete_webhook(drop_pending_updates=drop_pending_updates)
+
+    async def start_polling(self, *, polling_timeout: int = 25) -> None:
+        """Delete any webhook and receive updates by long polling in the background (for
+        a machine Telegram cannot reach)."""
+        await self.delete_webhook()
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                polling_timeout=polling_timeout,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES,
+            ),
+            name="relman-telegram-polling",
+        )
+
+    async def aclose(self) -> None:
+        """Stop polling, finish the updates in progress, send what is queued, close the
+        HTTP session."""
+        if self._polling is not None:
+            if not self._polling.done():
+                try:
+                    await self.dispatcher.stop_polling()
+                except RuntimeError:  # polling had not started yet
+                    self._polling.cancel()
+            try:
+                await self._polling
+            except (asyncio.CancelledError, Exception) as exc:
+                log.warning("telegram polling ended: %s", type(exc).__name__)
+            self._polling = None
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.sink.aclose()
+        await self.bot.session.close()
+
+
+def build_bot(container: Container, *, metrics: Metrics | None = None) -> BotRuntime | None:
+    """The bot for ``container`` with its notification sink registered, or ``None``
+    without a token. Raises :class:`ConfigError` for a malformed token."""
+    token = token_of(container.settings)
+    if token is None:
+        return None
+    runtime = BotRuntime(container, token, metrics=metrics)
+    container.notifier.add(runtime.sink)
+    return runtime
+
+
+class TelegramUnavailable(RelmanError):
+    """Telegram (or the configured Bot API server) refused a request or could not be
+    reached; the message is Telegram's description, never the token."""
+
+    code = "telegram_unavailable"
+
+
+async def register_webhook(settings: Settings, url: str, *, drop_pending_updates: bool) -> None:
+    """``setWebhook``: Telegram will POST updates to ``url`` with relman's secret header
+    (``relman bot set-webhook URL``). Raises :class:`ConfigError` without a token and
+    :class:`TelegramUnavailable` when Telegram says no (e.g. not an https URL)."""
+    token = _require_token(settings)
+    bot = make_bot(settings, token)
+    try:
+        await bot.set_webhook(
+            url,
+            secret_token=webhook_secret(settings, token),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending_updates,
+        )
+    except TelegramNetworkError as exc:
+        raise _unreachable(settings, exc, token) from None
+    except TelegramAPIError as exc:
+        raise TelegramUnavailable(
+            f"Telegram refused the webhook: {_scrub(exc.message, token)}"
+        ) from None
+    finally:
+        await bot.session.close()
+
+
+async def unregister_webhook(settings: Settings) -> None:
+    """``deleteWebhook`` (``relman bot delete-webhook``), e.g. before polling elsewhere.
+    Raises like :func:`register_webhook`."""
+    token = _require_token(settings)
+    bot = make_bot(settings, token)
+    try:
+        await bot.delete_webhook()
+    except TelegramNetworkError as exc:
+        raise _unreachable(settings, exc, token) from None
+    except TelegramAPIError as exc:
+        raise TelegramUnavailable(f"Telegram refused: {_scrub(exc.message, token)}") from None
+    finally:
+        await bot.session.close()
+
+
+def _require_token(settings: Settings) -> str:
+    token = token_of(settings)
+    if token is None:
+        raise ConfigError("no Telegram token: set LOOM_RELEASE_TG_BOT_TOKEN (the bot is off)")
+    return token
+
+
+def _scrub(message: str, token: str) -> str:
+    """``message`` without the token (an HTTP client error may quote the request URL)."""
+    return message.replace(token, "***")
+
+
+def _unreachable(settings: Settings, exc: TelegramAPIError, token: str) -> TelegramUnavailable:
+    return TelegramUnavailable(
+        f"cannot reach the Bot API at {settings.telegram_api_url} "
+        f"(RELMAN_TELEGRAM_API_URL): {_scrub(exc.message, token)}"
+    )
+
+
+@asynccontextmanager
+async def telegram_notices(container: Container) -> AsyncIterator[BotRuntime | None]:
+    """For processes without the API (``relman worker``, CLI commands that run jobs):
+    while inside, ``container.notifier`` also posts to Telegram (when a token is set); at
+    the exit queued notices are sent (bounded) and the HTTP session closed. Yields the
+    bot, or ``None`` when it is off."""
+    runtime = build_bot(container)
+    try:
+        yield runtime
+    finally:
+        if runtime is not None:
+            await runtime.aclose()

@@ -1,0 +1,342 @@
+"""Every text the bot shows, one table per language.
+
+Russian follows seed 003 ("Telegram Bot интерфейс", "Для QA инженеров") word for word,
+emoji included; English says the same. Texts with ``{placeholders}`` are filled by
+:mod:`relman.bot.cards` with values that are already HTML-escaped there; nothing here is
+escaped again, so a text must not contain a bare ``<``, ``>`` or ``&`` except as markup.
+
+The language follows the Telegram user's ``language_code`` (``ru``, ``en``, ``ru-RU`` …)
+and falls back to the configured default (``RELMAN_TELEGRAM_LANGUAGE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from relman.domain.status import ReleaseStatus
+
+S = ReleaseStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """The bot's words in one language. Field names say where each one is used."""
+
+    language: str
+
+    # Main menu (seed 003, "Главное меню").
+    menu: str  # {name}
+    btn_active: str
+    btn_successful: str
+    btn_failed: str
+
+    # List headers and the card (seed 003, "Активные релизы" / "Успешные релизы").
+    head_active: str
+    head_successful: str
+    head_failed: str
+    head_release: str  # a card outside any list (opened from a notification)
+    empty: str
+    card_service: str  # {service}
+    card_tag: str  # {tag}
+    card_status: str  # {status}
+    card_initiator: str  # {initiator}
+    card_created: str  # {when}
+    card_deployed: str  # {when}
+    card_finished: str  # {when}
+    card_link: str  # {link}
+    link_open: str
+    card_age: str  # {minutes}
+    card_rollback_to: str  # {tag}
+    card_reason: str  # {reason}
+    card_log: str  # {path}
+
+    # Card buttons.
+    btn_approve: str
+    btn_reject: str
+    btn_rollback: str
+    btn_refresh: str
+    btn_menu: str
+    btn_newer: str
+    btn_older: str
+
+    # Rollback confirmation (seed 003, "Процесс отката").
+    confirm: str  # {service} {current} {target} {when}
+    confirm_same: str  # {service} {tag}
+    confirm_nothing: str  # {service}
+    btn_confirm_yes: str
+    btn_back: str
+
+    # Notifications (seed 003 "Получение уведомления"; seed 000: tell the team).
+    notice_ready: str  # {service} {tag} {initiator} {link}
+    link_word: str
+    notice_head: Mapping[str, str]  # NoticeKind value -> header line
+    notice_dev: str  # {service} {ref} {detail}
+    notice_dev_failed: str  # {service} {ref} {detail}
+
+    # Callback answers (at most 200 characters; plain text, never HTML).
+    ok_refreshed: str
+    ok_approved: str
+    ok_rejected: str
+    ok_rollback: str
+    no_permission: str
+    no_longer: str  # {status}
+    busy: str
+    not_found: str
+    bad_button: str
+    bad_input: str
+    no_rollback: str
+    unavailable: str
+    failed: str
+
+    statuses: Mapping[ReleaseStatus, str]
+
+    def status(self, status: ReleaseStatus) -> str:
+        """The status with its emoji and name, e.g. ``🧪 Ручное тестирование``."""
+        return self.statuses[status]
+
+
+_RU_STATUSES = MappingProxyType(
+    {
+        S.INITIATED: "🆕 Создан",
+        S.BUILDING: "🔨 Сборка",
+        S.STAGE_DEPLOY: "📤 Деплой на stage",
+        S.STAGING_FAILED: "❌ Ошибка на stage",
+        S.MANUAL_TESTING: "🧪 Ручное тестирование",
+        S.MANUAL_TEST_PASSED: "👍 Тесты пройдены",
+        S.MANUAL_TEST_FAILED: "👎 Тесты не пройдены",
+        S.DEPLOYING: "🚀 Деплой на production",
+        S.DEPLOYED: "✅ Задеплоен",
+        S.PRODUCTION_FAILED: "💥 Ошибка production",
+        S.ROLLBACK: "⏪ Выполняется откат",
+        S.ROLLBACK_DONE: "↩️ Откат выполнен",
+        S.ROLLBACK_FAILED: "🔥 Ошибка отката",
+    }
+)
+
+_EN_STATUSES = MappingProxyType(
+    {
+        S.INITIATED: "🆕 Created",
+        S.BUILDING: "🔨 Building",
+        S.STAGE_DEPLOY: "📤 Deploying to stage",
+        S.STAGING_FAILED: "❌ Stage failed",
+        S.MANUAL_TESTING: "🧪 Manual testing",
+        S.MANUAL_TEST_PASSED: "👍 Tests passed",
+        S.MANUAL_TEST_FAILED: "👎 Tests failed",
+        S.DEPLOYING: "🚀 Deploying to production",
+        S.DEPLOYED: "✅ Deployed",
+        S.PRODUCTION_FAILED: "💥 Production failed",
+        S.ROLLBACK: "⏪ Rolling back",
+        S.ROLLBACK_DONE: "↩️ Rolled back",
+        S.ROLLBACK_FAILED: "🔥 Rollback failed",
+    }
+)
+
+RU = Texts(
+    language="ru",
+    menu=(
+        "<b>🤖 Release Bot</b>\n\n"
+        "👋 Привет, {name}!\n\n"
+        "Я помогу тебе отслеживать и управлять релизами.\n"
+        "Здесь ты можешь просматривать активные релизы и управлять ими.\n\n"
+        "Выбери действие:"
+    ),
+    btn_active="🚀 Активные релизы",
+    btn_successful="✅ Успешные релизы",
+    btn_failed="❌ Провальные релизы",
+    head_active="🚀 Активные релизы",
+    head_successful="✅ Успешные релизы",
+    head_failed="❌ Провальные релизы",
+    head_release="📦 Релиз",
+    empty="Здесь пока нет релизов.",
+    card_service="📦 {service}",
+    card_tag="🏷️ Tag: {tag}",
+    card_status="🔄 Статус: {status}",
+    card_initiator="👤 Инициатор: {initiator}",
+    card_created="📅 Создан: {when}",
+    card_deployed="🚀 Задеплоен: {when}",
+    card_finished="🏁 Завершён: {when}",
+    card_link="🔗 GitHub Action: {link}",
+    link_open="Открыть",
+    card_age="⏱️ В обработке: {minutes} мин",
+    card_rollback_to="⏪ Откат на tag: {tag}",
+    card_reason="⚠️ Причина: {reason}",
+    card_log="📄 Лог: {path}",
+    btn_approve="✅ Подтвердить",
+    btn_reject="❌ Отклонить",
+    btn_rollback="⏪ Откатить",
+    btn_refresh="🔄 Обновить",
+    btn_menu="⬅️ Назад в меню",
+    btn_newer="◀️ Новее",
+    btn_older="Старее ▶️",
+    confirm=(
+        "<b>⚠️ Подтверждение отката</b>\n\n"
+        "❗ ВНИМАНИЕ! Вы собираетесь откатить релиз!\n\n"
+        "📦 Сервис: {service}\n"
+        "🏷️ Текущий tag: {current}\n"
+        "⏪ Откатить на tag: {target}\n"
+        "📅 Дата деплоя выбранной версии: {when}\n\n"
+        "⚠️ Это действие приведет к откату сервиса на выбранную версию.\n"
+        "⚠️ Убедитесь, что откат действительно необходим!"
+    ),
+    confirm_same=(
+        "<b>⚠️ Подтверждение отката</b>\n\n"
+        "📦 Сервис: {service}\n"
+        "ℹ️ В production уже работает tag {tag}: откатывать не на что."
+    ),
+    confirm_nothing=(
+        "<b>⚠️ Подтверждение отката</b>\n\n"
+        "📦 Сервис: {service}\n"
+        "ℹ️ Сейчас в production нет релиза этого сервиса: откатывать нечего."
+    ),
+    btn_confirm_yes="✅ Да, откатить",
+    btn_back="Назад",
+    notice_ready=(
+        "<b>🚀 Новый релиз готов к тестированию</b>\n"
+        "📦 Сервис: {service}\n"
+        "🏷️ Версия: {tag}\n"
+        "👤 Инициатор: {initiator}\n"
+        "🔗 GitHub Action: {link}"
+    ),
+    link_word="ссылка",
+    notice_head=MappingProxyType(
+        {
+            "deployed": "✅ Релиз задеплоен на production",
+            "production_failed": "💥 Ошибка деплоя на production",
+            "rollback_done": "↩️ Откат выполнен",
+            "rollback_failed": "🔥 Ошибка при выполнении отката",
+            "staging_failed": "❌ Ошибка деплоя на stage",
+            "rejected": "👎 Релиз отклонён QA",
+            "interrupted": "⛔ Деплой прерван: relman перезапущен",
+        }
+    ),
+    notice_dev="🧑‍💻 Dev-сервер обновлён\n📦 Сервис: {service}\n🌿 Ветка: {ref}{detail}",
+    notice_dev_failed=(
+        "❌ Ошибка обновления dev-сервера\n📦 Сервис: {service}\n🌿 Ветка: {ref}{detail}"
+    ),
+    ok_refreshed="🔄 Обновлено",
+    ok_approved="✅ Подтверждено: запускаю деплой на production",
+    ok_rejected="❌ Релиз отклонён",
+    ok_rollback="⏪ Откат запущен",
+    no_permission="⛔ Недостаточно прав для этого действия",
+    no_longer="⚠️ Уже неактуально: статус релиза — {status}",
+    busy="⏳ Сервис занят другим деплоем, попробуйте позже",
+    not_found="❓ Релиз не найден",
+    bad_button="⚠️ Эта кнопка устарела или недействительна",
+    bad_input="⚠️ Некорректный запрос",
+    no_rollback="⚠️ Откатить на эту версию нельзя: её нет среди успешных деплоев production",
+    unavailable="⏳ Сервис временно недоступен, попробуйте позже",
+    failed="⚠️ Не получилось выполнить действие",
+    statuses=_RU_STATUSES,
+)
+
+EN = Texts(
+    language="en",
+    menu=(
+        "<b>🤖 Release Bot</b>\n\n"
+        "👋 Hi, {name}!\n\n"
+        "I help you track and manage releases.\n"
+        "Here you can browse active releases and act on them.\n\n"
+        "Choose an action:"
+    ),
+    btn_active="🚀 Active releases",
+    btn_successful="✅ Successful releases",
+    btn_failed="❌ Failed releases",
+    head_active="🚀 Active releases",
+    head_successful="✅ Successful releases",
+    head_failed="❌ Failed releases",
+    head_release="📦 Release",
+    empty="No releases here yet.",
+    card_service="📦 {service}",
+    card_tag="🏷️ Tag: {tag}",
+    card_status="🔄 Status: {status}",
+    card_initiator="👤 Initiator: {initiator}",
+    card_created="📅 Created: {when}",
+    card_deployed="🚀 Deployed: {when}",
+    card_finished="🏁 Finished: {when}",
+    card_link="🔗 GitHub Action: {link}",
+    link_open="Open",
+    card_age="⏱️ In progress: {minutes} min",
+    card_rollback_to="⏪ Rollback to tag: {tag}",
+    card_reason="⚠️ Reason: {reason}",
+    card_log="📄 Log: {path}",
+    btn_approve="✅ Approve",
+    btn_reject="❌ Reject",
+    btn_rollback="⏪ Roll back",
+    btn_refresh="🔄 Refresh",
+    btn_menu="⬅️ Back to menu",
+    btn_newer="◀️ Newer",
+    btn_older="Older ▶️",
+    confirm=(
+        "<b>⚠️ Confirm rollback</b>\n\n"
+        "❗ WARNING! You are about to roll back a release!\n\n"
+        "📦 Service: {service}\n"
+        "🏷️ Current tag: {current}\n"
+        "⏪ Roll back to tag: {target}\n"
+        "📅 Deployed on: {when}\n\n"
+        "⚠️ This puts the service back on the chosen version.\n"
+        "⚠️ Make sure the rollback is really needed!"
+    ),
+    confirm_same=(
+        "<b>⚠️ Confirm rollback</b>\n\n"
+        "📦 Service: {service}\n"
+        "ℹ️ Production already runs tag {tag}: nothing to roll back to."
+    ),
+    confirm_nothing=(
+        "<b>⚠️ Confirm rollback</b>\n\n"
+        "📦 Service: {service}\n"
+        "ℹ️ No release of this service is in production: nothing to roll back."
+    ),
+    btn_confirm_yes="✅ Yes, roll back",
+    btn_back="Back",
+    notice_ready=(
+        "<b>🚀 A new release is ready for testing</b>\n"
+        "📦 Service: {service}\n"
+        "🏷️ Version: {tag}\n"
+        "👤 Initiator: {initiator}\n"
+        "🔗 GitHub Action: {link}"
+    ),
+    link_word="link",
+    notice_head=MappingProxyType(
+        {
+            "deployed": "✅ Release deployed to production",
+            "production_failed": "💥 Production deploy failed",
+            "rollback_done": "↩️ Rollback done",
+            "rollback_failed": "🔥 Rollback failed",
+            "staging_failed": "❌ Stage deploy failed",
+            "rejected": "👎 Release rejected by QA",
+            "interrupted": "⛔ Deploy interrupted: relman restarted",
+        }
+    ),
+    notice_dev="🧑‍💻 Dev server updated\n📦 Service: {service}\n🌿 Branch: {ref}{detail}",
+    notice_dev_failed=(
+        "❌ Dev server update failed\n📦 Service: {service}\n🌿 Branch: {ref}{detail}"
+    ),
+    ok_refreshed="🔄 Refreshed",
+    ok_approved="✅ Approved: deploying to production",
+    ok_rejected="❌ Release rejected",
+    ok_rollback="⏪ Rollback started",
+    no_permission="⛔ You are not allowed to do this",
+    no_longer="⚠️ No longer possible: the release is {status}",
+    busy="⏳ The service is busy with another deploy, try again later",
+    not_found="❓ Release not found",
+    bad_button="⚠️ This button is outdated or invalid",
+    bad_input="⚠️ Invalid request",
+    no_rollback="⚠️ Cannot roll back to this version: it never ran healthy in production",
+    unavailable="⏳ Temporarily unavailable, try again later",
+    failed="⚠️ Could not do that",
+    statuses=_EN_STATUSES,
+)
+
+LANGUAGES: Mapping[str, Texts] = MappingProxyType({"ru": RU, "en": EN})
+
+
+def texts_for(language_code: str | None, default: str = "ru") -> Texts:
+    """The texts for a Telegram ``language_code`` (IETF tag: ``ru``, ``en-US`` …); an
+    unknown or missing code gives ``default`` (itself ``ru`` when unknown)."""
+    if language_code:
+        primary = language_code.split("-", 1)[0].split("_", 1)[0].lower()
+        if primary in LANGUAGES:
+            return LANGUAGES[primary]
+    return LANGUAGES.get(default, RU)

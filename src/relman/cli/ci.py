@@ -1,0 +1,336 @@
+"""``relman ci …`` — the commands the generated GitHub workflows run (``relman init github``).
+
+They read the runner's environment (``GITHUB_RUN_ID``, ``GITHUB_REF``, ``GITHUB_ACTOR``,
+``GITHUB_SERVER_URL``, ``GITHUB_REPOSITORY``) and talk to the Release API at
+``RELMAN_API_URL`` / ``LOOM_RELEASE_TG_BOT_API_URL`` with the bearer secret
+``RELMAN_SECRET_KEY`` / ``LOOM_INTERSERVER_SECRET_KEY`` (see :mod:`relman.ci.github_env`).
+
+Exit codes: 0 done; 1 a deploy failed, the API could not be reached (after retries) or
+answered with a 5xx; 2 a mistake or a refusal (a 4xx from the API, a missing variable, a
+bad option, an unknown service). Errors are one line on stderr; the secret never appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from relman.bootstrap import Container, build
+from relman.ci.client import ApiError, ApiRefused, ReleaseApiClient, RetryNotice
+from relman.ci.flow import (
+    CI_REPORTABLE,
+    check_release_matches,
+    deploy_path,
+    statuses_to_enter,
+)
+from relman.ci.github_env import ApiSettings, GitHubRun, api_settings, github_run
+from relman.cli._common import console, err_console, fail
+from relman.config import load_settings
+from relman.deploy import DeployResult
+from relman.deploy.progress import Progress
+from relman.domain.errors import NotFound, RelmanError
+from relman.domain.version import parse_release_tag
+from relman.store.db import ping, upgrade
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="ci",
+    help="Commands the generated GitHub workflows run (see `relman init github`).",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Commands the generated GitHub workflows run (see `relman init github`)."""
+
+
+ServiceOption = Annotated[str, typer.Option("--service", help="Service name from relman.toml.")]
+TagOption = Annotated[str, typer.Option("--tag", help="Version tag, e.g. v1.2.3.")]
+ReleaseIdOption = Annotated[
+    int, typer.Option("--release-id", min=1, help="relman release id (from release-start).")
+]
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+class _Hints:
+    """Where the API settings came from, for error hints (set once they are read)."""
+
+    api: ApiSettings | None = None
+
+
+def _run(coro: Coroutine[Any, Any, T], hints: _Hints) -> T:
+    """Run ``coro``; an API failure exits 2 (a 4xx) or 1, any other relman error 2."""
+    try:
+        return asyncio.run(coro)
+    except ApiError as exc:
+        message = str(exc)
+        if isinstance(exc, ApiRefused) and exc.status == 401 and hints.api is not None:
+            message += f" — check {hints.api.secret_var}"
+        fail(message, exc.exit_code)
+    except RelmanError as exc:
+        fail(str(exc))
+
+
+def _say(message: str) -> None:
+    """A progress line on stderr (stdout stays for what a workflow step captures)."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _out(message: str) -> None:
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _retrying(notice: RetryNotice) -> None:
+    _say(
+        f"relman API: {notice.method} {notice.path} failed ({notice.reason}); "
+        f"attempt {notice.attempt} of {notice.attempts}, retrying in {notice.delay:g}s"
+    )
+
+
+def _client(api: ApiSettings) -> ReleaseApiClient:
+    return ReleaseApiClient(api, on_retry=_retrying)
+
+
+def _read_api(hints: _Hints) -> ApiSettings:
+    hints.api = api_settings(os.environ)
+    return hints.api
+
+
+def _run_note(run: GitHubRun, what: str) -> str:
+    link = run.action_link
+    return f"{what} by GitHub Actions run {link}" if link else f"{what} by relman ci"
+
+
+@asynccontextmanager
+async def _local_container() -> AsyncIterator[Container]:
+    """relman wired on the runner (settings from the environment, relman.toml), with its
+    database reachable; the embedded SQLite file is migrated first (a fresh runner has
+    none), a shared PostgreSQL is not (``relman db upgrade`` is an operator's step)."""
+    settings = load_settings()
+    container = build(settings)
+    try:
+        await ping(container.engine)
+        if settings.effective_database_url().startswith("sqlite"):
+            await upgrade(container.engine)
+        yield container
+    finally:
+        await container.aclose()
+
+
+async def _shared_release_id(
+    container: Container, release_id: int, service: str, tag: str
+) -> int | None:
+    """``release_id`` when this runner's database is the server's (it holds that release),
+    so the deploy history links to it; ``None`` for a runner-local database, whose
+    history then names the release only in the deploy's reason."""
+    try:
+        local = await container.releases.get(release_id)
+    except NotFound:
+        return None
+    return release_id if (local.service_name, local.release_tag) == (service, tag) else None
+
+
+class _StepPrinter:
+    """The deploy's progress as CI log lines: one when a host starts a step, one when it
+    is done (``[host] step seconds latest-log-line``)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def __call__(self, report: Progress) -> None:
+        key = (report.kind, report.host)
+        if self._last.get(key) == report.step and not report.done:
+            return
+        self._last[key] = report.step
+        what = f"{report.kind} {report.ref}".strip()
+        state = report.state if report.done else report.step
+        _out(f"[{report.host}] {what}: {state} {report.elapsed:.1f}s {report.message}".rstrip())
+
+
+def _render(result: DeployResult, heading: str) -> None:
+    verdict = "ok" if result.ok else "FAILED"
+    _out(f"{heading}: {verdict} in {result.duration:.1f}s")
+    for name, host in result.hosts.items():
+        line = (
+            f"  {name}: {'ok' if host.ok else 'FAILED'} "
+            f"{host.version_before or '—'} → {host.version_after or '—'} ({host.duration:.1f}s)"
+        )
+        if host.error:
+            line += f" {host.error}"
+        _out(line)
+    if result.error:
+        _out(f"  error: {result.error}")
+    if result.log_path:
+        _out(f"log: {result.log_path}")
+    if result.evidence_dir:
+        _out(f"evidence: {result.evidence_dir}")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@app.command("release-start")
+def release_start(service: ServiceOption, tag: TagOption) -> None:
+    """Record the release of TAG (POST /release) and print only its id on stdout.
+
+    The run id, ref, actor and action link come from GitHub's variables; a re-run of the
+    same run gets the same id back.
+    """
+    hints = _Hints()
+
+    async def work() -> int:
+        api = _read_api(hints)
+        run = github_run(os.environ)
+        initiated_by = run.require_actor()
+        run_id = run.require_run_id()
+        async with _client(api) as client:
+            release, created = await client.create_release(
+                service_name=service,
+                release_tag=tag,
+                initiated_by=initiated_by,
+                github_run_id=run_id,
+                github_action_link=run.action_link,
+                github_ref=run.ref,
+            )
+        state = "recorded" if created else "already recorded (same run)"
+        _say(f"release {release.id}: {release.service_name} {release.release_tag} {state}")
+        return release.id
+
+    release_id = _run(work(), hints)
+    typer.echo(str(release_id))
+
+
+@app.command("report")
+def report(
+    status: Annotated[
+        str, typer.Argument(help="New status, e.g. manual_testing, deployed, staging_failed.")
+    ],
+    release_id: ReleaseIdOption,
+    note: Annotated[str, typer.Option("--note", help="Note for the audit trail.")] = "",
+    rollback_to: Annotated[
+        str | None, typer.Option("--rollback-to", help="With status rollback: the tag.")
+    ] = None,
+) -> None:
+    """Report STATUS for a release (PATCH /release/ID) as gh:$GITHUB_ACTOR."""
+    allowed = [s.value for s in CI_REPORTABLE]
+    if status not in allowed:
+        fail(
+            f"status: {status!r} is not a status CI reports; use one of {', '.join(allowed)} "
+            "(QA decides manual_test_passed/manual_test_failed in the bot)"
+        )
+    hints = _Hints()
+
+    async def work() -> str:
+        api = _read_api(hints)
+        run = github_run(os.environ)
+        async with _client(api) as client:
+            release = await client.report_status(
+                release_id,
+                status,
+                note=note or _run_note(run, "reported"),
+                actor=f"gh:{run.actor}" if run.actor else None,
+                rollback_to_tag=rollback_to,
+            )
+        return (
+            f"release {release.id} ({release.service_name} {release.release_tag}): {release.status}"
+        )
+
+    _out(_run(work(), hints))
+
+
+@app.command("deploy")
+def deploy(
+    env: Annotated[str, typer.Option("--env", help="stage or production.")],
+    service: ServiceOption,
+    tag: TagOption,
+    release_id: ReleaseIdOption,
+) -> None:
+    """Deploy TAG of SERVICE to ENV under a release; exit 0 only if every host is healthy.
+
+    Before deploying it moves the release into the deploy (stage: building, stage_deploy;
+    production: deploying) — the workflow's next steps report the outcome. Runs with the
+    local relman.toml and database (the embedded SQLite file is migrated first).
+    """
+    hints = _Hints()
+
+    async def work() -> bool:
+        api = _read_api(hints)
+        run = github_run(os.environ)
+        actor = run.audit_actor
+        parse_release_tag(tag, field="tag")
+        deploy_path(env)
+        async with _local_container() as container, _client(api) as client:
+            container.deploys.target(service, env)
+            release = await client.get_release(release_id)
+            check_release_matches(
+                release_id,
+                service,
+                tag,
+                got_service=release.service_name,
+                got_tag=release.release_tag,
+            )
+            note = _run_note(run, f"{env} deploy of {tag} started")
+            for status in statuses_to_enter(release_id, env, release.status):
+                await client.report_status(release_id, status.value, note=note, actor=actor)
+                _say(f"release {release_id}: {status.value}")
+            _say(f"deploying {service} {tag} to {env} as {actor} (release {release_id})")
+            outcome = await container.deploys.deploy(
+                service,
+                tag,
+                env,
+                actor=actor,
+                release_id=await _shared_release_id(container, release_id, service, tag),
+                on_progress=_StepPrinter(),
+                reason=f"release {release_id}"
+                + (f" ({run.action_link})" if run.action_link else ""),
+            )
+        _render(outcome.result, f"{service} {tag} → {env}")
+        if outcome.rollback is not None:
+            _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}")
+        elif outcome.rollback_skipped:
+            _out(f"no automatic rollback: {outcome.rollback_skipped}")
+        return outcome.ok
+
+    if not _run(work(), hints):
+        raise typer.Exit(1)
+
+
+@app.command("dev-deploy")
+def dev_deploy(
+    service: ServiceOption,
+    branch: Annotated[str, typer.Option("--branch", help="The pushed work branch.")],
+    author: Annotated[str, typer.Option("--author", help="GitHub login of the pusher.")],
+) -> None:
+    """Deploy BRANCH of SERVICE to the dev server of AUTHOR.
+
+    The dev server is relman.toml's dev:<name> environment whose owner is AUTHOR (else the
+    one named dev:AUTHOR). An author without one is not a failure: the reason is printed
+    and the exit code is 0.
+    """
+    hints = _Hints()
+
+    async def work() -> bool:
+        run = github_run(os.environ)
+        actor = f"gh:{run.actor or author}"
+        async with _local_container() as container:
+            _say(f"dev deploy of {service} branch {branch} for {author} as {actor}")
+            outcome = await container.deploys.dev_deploy(
+                service, branch=branch, author=author, actor=actor, on_progress=_StepPrinter()
+            )
+        if outcome.result is None:
+            _out(outcome.skipped or f"nothing deployed for {author}")
+            return True
+        _render(outcome.result, f"{service} {branch} → dev server of {author}")
+        return outcome.result.ok
+
+    if not _run(work(), hints):
+        raise typer.Exit(1)

@@ -1,0 +1,215 @@
+"""``relman release …`` and ``relman worker``: the pipeline from a shell (CLI parity with the
+API and the bot). Each command parses, calls one pipeline function, renders.
+
+By default a command that queues a deploy also runs it here (``--run``), so the CLI works
+without a server; ``--no-run`` leaves it to ``relman serve``'s or ``relman worker``'s
+worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relman.bootstrap import Container
+from relman.cli import app
+from relman.cli._common import console, run, with_container
+from relman.cli.deploy import cli_actor
+from relman.domain.policy import Actor
+from relman.domain.release import Release, Source
+from relman.services.pipeline import Timeline
+from relman.services.releases import NewRelease
+
+release_app = typer.Typer(help="Start, decide and roll back releases.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+RunOption = Annotated[
+    bool, typer.Option("--run/--no-run", help="Run the queued deploy here and wait for it.")
+]
+
+
+def _actor() -> Actor:
+    return Actor(cli_actor())
+
+
+def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Release:
+    """Call ``use``; with ``run_jobs`` run what it queued, then show the release."""
+
+    async def act(container: Container) -> Release:
+        release = await use(container)
+        if run_jobs:
+            await container.worker().run_until_idle()
+            assert release.id is not None
+            release = await container.releases.get(release.id)
+        return release
+
+    release = run(with_container(act))
+    render_release(release)
+    return release
+
+
+def render_timeline(timeline: Timeline) -> None:
+    """Print a release's timeline, then each of its deploys with log and evidence paths."""
+    render_release(timeline.release)
+    for d in timeline.deployments:
+        console.print(
+            f"  {d.kind} {d.tag} to {d.environment}: {d.status}"
+            + (f", log {d.log_path}" if d.log_path else "")
+            + (f", evidence {d.evidence_path}" if d.evidence_path else ""),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def render_release(release: Release) -> None:
+    """Print a release and its audit timeline, one line per event: time (UTC), from → to,
+    actor and source, time since the previous event, note; refused actions are marked."""
+    head = f"#{release.id} {release.service_name} {release.release_tag} — {release.status.value}"
+    if release.rollback_to_tag:
+        head += f" (rollback to {release.rollback_to_tag})"
+    console.print(f"{head}, initiated by {release.initiated_by}", markup=False, highlight=False)
+    previous = None
+    for e in release.events:
+        after = "" if previous is None else f"+{(e.created_at - previous).total_seconds():.1f}s"
+        previous = e.created_at
+        moved = f"{e.from_status.value if e.from_status else '—'} → {e.to_status.value}"
+        if e.kind == "refused":
+            moved = f"REFUSED {moved}"
+        line = (
+            f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {after:>7}  {moved:<40} "
+            f"{e.actor} ({e.source.value})"
+        )
+        if e.note:
+            line += f" — {e.note}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@release_app.command("start")
+def start(
+    service: Annotated[str, typer.Argument(help="Service name from relman.toml.")],
+    tag: Annotated[str, typer.Argument(help="Version tag, e.g. v1.2.3.")],
+    run_jobs: RunOption = True,
+) -> None:
+    """Start a release of TAG (as a pushed tag would): stage deploy, then manual testing."""
+    actor = _actor()
+    new = NewRelease(
+        service_name=service,
+        release_tag=tag,
+        initiated_by=actor.id,
+        github_run_id=f"cli-{uuid.uuid4().hex[:12]}",
+        github_action_link="",
+        github_ref=f"refs/tags/{tag}",
+    )
+
+    async def use(c: Container) -> Release:
+        release, _ = await c.pipeline.start_release(new, actor=actor, source=Source.CLI)
+        return release
+
+    _act(use, run_jobs)
+
+
+@release_app.command("approve")
+def approve(
+    release_id: Annotated[int, typer.Argument(help="Release id.")],
+    run_jobs: RunOption = True,
+) -> None:
+    """QA passed: promote the release to production (role qa; not your own release)."""
+    _act(lambda c: c.pipeline.approve(release_id, actor=_actor(), source=Source.CLI), run_jobs)
+
+
+@release_app.command("reject")
+def reject(
+    release_id: Annotated[int, typer.Argument(help="Release id.")],
+    reason: Annotated[str, typer.Option(help="Why it failed testing.")] = "",
+) -> None:
+    """QA failed: the release ends as manual_test_failed (role qa)."""
+    _act(
+        lambda c: c.pipeline.reject(release_id, actor=_actor(), source=Source.CLI, reason=reason),
+        False,
+    )
+
+
+@release_app.command("rollback")
+def rollback(
+    service: Annotated[str, typer.Argument(help="Service name.")],
+    to: Annotated[str, typer.Option("--to", help="Tag to put production back on.")],
+    run_jobs: RunOption = True,
+) -> None:
+    """Put SERVICE's production back on an earlier tag (role releaser)."""
+    _act(
+        lambda c: c.pipeline.request_rollback(service, to, actor=_actor(), source=Source.CLI),
+        run_jobs,
+    )
+
+
+@release_app.command("retry")
+def retry(
+    release_id: Annotated[int, typer.Argument(help="Id of a release that failed on stage.")],
+    run_jobs: RunOption = True,
+) -> None:
+    """Start a release that failed on stage again, as a new release (role releaser)."""
+    _act(lambda c: c.pipeline.retry(release_id, actor=_actor(), source=Source.CLI), run_jobs)
+
+
+@release_app.command("show")
+def show(release_id: Annotated[int, typer.Argument(help="Release id.")]) -> None:
+    """Show a release, its audit timeline with the time between events, and its deploys."""
+    render_timeline(run(with_container(lambda c: c.pipeline.timeline(release_id))))
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run relman's worker (the local executor) until SIGINT/SIGTERM: claim queued deploys,
+    run them, mark jobs of dead workers interrupted."""
+
+    async def work(container: Container) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        w = container.worker()
+        console.print(f"relman worker {w.owner} started", highlight=False, markup=False)
+        await w.run(stop)
+
+    run(with_container(work))
+
+
+@app.command("demo")
+def demo(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's repository, database, logs.")
+    ] = Path("relman-demo"),
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the demo's hello-service instances running.")
+    ] = False,
+) -> None:
+    """Run the whole release lifecycle for real on this machine (SQLite, local hosts):
+    v1.0.0 and v1.1.0 to production, a broken v1.2.0 stopped on stage, a rollback."""
+    from relman.demo.lifecycle import run_demo
+
+    started = time.monotonic()
+    report = run(run_demo(folder, say=lambda line: console.print(line, markup=False)))
+    console.print()
+    for timeline in report.timelines:
+        render_timeline(timeline)
+        console.print()
+    console.print(
+        f"demo done in {time.monotonic() - started:.1f}s — database {report.database}, "
+        f"logs {report.log_root}, evidence {report.evidence_root}",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"look again: RELMAN_DATABASE_URL=sqlite+aiosqlite:///{report.database} "
+        "relman release show 2",
+        markup=False,
+        highlight=False,
+    )

@@ -1,0 +1,1 @@
+"""Clients of remote services relman drives (GitHub's REST API)."""

@@ -1,0 +1,552 @@
+"""The release pipeline: from a version tag to production and back (DESIGN.md §1, §5; issue
+"pipeline").
+
+One function per use case — :meth:`PipelineService.start_release`, ``approve``, ``reject``,
+``request_rollback``, ``retry`` — called by the API, the CLI and the bot alike. Each checks
+the approval policy (a refusal is audited and raised), changes the release through the
+domain, and hands the deploy to the environment's executor:
+
+* ``local``: a job row queued in the same transaction as the status change (so of 50
+  concurrent approvals exactly one queues a production deploy); relman's worker runs it
+  through :meth:`PipelineService.execute`.
+* ``github``: the ``on-approve-manual-testing`` workflow is dispatched (seed 003); the
+  workflow deploys and reports back through ``PATCH {prefix}/release``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from relman.config import RelmanConfig
+from relman.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RelmanError,
+)
+from relman.domain.policy import SYSTEM, Action, Actor, Roles, authorize
+from relman.domain.release import Release, Source
+from relman.domain.status import ReleaseStatus
+from relman.domain.version import parse_release_tag
+from relman.notify import Notice, NoticeKind, Notifier
+from relman.services.deploys import DeployOutcome, DeployService
+from relman.services.releases import Clock, NewRelease, ReleaseService, utcnow
+from relman.store.deployments import Deployment, DeploymentStore
+from relman.store.jobs import Job, JobKind, JobStore, NewJob
+from relman.store.releases import ReleaseStore, StaleRelease
+
+log = logging.getLogger("relman.pipeline")
+
+S = ReleaseStatus
+STAGE = "stage"
+PRODUCTION = "production"
+
+#: Where an interrupted job leaves its release (DESIGN.md §5: never silently stuck).
+_INTERRUPTED_TO: Mapping[ReleaseStatus, ReleaseStatus] = {
+    S.INITIATED: S.STAGING_FAILED,
+    S.BUILDING: S.STAGING_FAILED,
+    S.STAGE_DEPLOY: S.STAGING_FAILED,
+    S.MANUAL_TEST_PASSED: S.DEPLOYING,  # then production_failed (the table's only way)
+    S.DEPLOYING: S.PRODUCTION_FAILED,
+    S.ROLLBACK: S.ROLLBACK_FAILED,
+}
+
+_NOTICE_FOR: Mapping[ReleaseStatus, NoticeKind] = {
+    S.MANUAL_TESTING: NoticeKind.READY_FOR_TESTING,
+    S.STAGING_FAILED: NoticeKind.STAGING_FAILED,
+    S.MANUAL_TEST_FAILED: NoticeKind.REJECTED,
+    S.DEPLOYED: NoticeKind.DEPLOYED,
+    S.PRODUCTION_FAILED: NoticeKind.PRODUCTION_FAILED,
+    S.ROLLBACK_DONE: NoticeKind.ROLLBACK_DONE,
+    S.ROLLBACK_FAILED: NoticeKind.ROLLBACK_FAILED,
+}
+
+
+class AlreadyDecided(Conflict):
+    """Someone decided this release first (approve/reject raced, or it moved on)."""
+
+    code = "already_decided"
+
+    def __init__(self, release: Release) -> None:
+        super().__init__(
+            f"release {release.id} was already decided: it is {release.status.value}",
+            current=release.status.value,
+        )
+
+
+class WorkflowDispatcher(Protocol):
+    """Starts a GitHub Actions workflow (``relman.integrations.github.GitHubClient``).
+
+    Raises a :class:`RelmanError` carrying GitHub's message when GitHub refuses.
+    """
+
+    async def dispatch_workflow(
+        self, repository: str, workflow: str, ref: str, inputs: Mapping[str, str]
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What :meth:`PipelineService.execute` did: the release as it ended up, whether the
+    job succeeded, and the error shown to people when it did not."""
+
+    release: Release
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A release, its audit events (in ``release.events``) and its deploys, oldest first."""
+
+    release: Release
+    deployments: list[Deployment]
+
+
+class PipelineService:
+    """Moves releases through the lifecycle and runs their deploys."""
+
+    def __init__(
+        self,
+        *,
+        config: RelmanConfig,
+        releases: ReleaseService,
+        release_store: ReleaseStore,
+        deployments: DeploymentStore,
+        jobs: JobStore,
+        deploys: DeployService,
+        notifier: Notifier,
+        clock: Clock = utcnow,
+        github: WorkflowDispatcher | None = None,
+    ) -> None:
+        self._config = config
+        self._roles: Roles = config.policy.roles()
+        self._releases = releases
+        self._store = release_store
+        self._deployments = deployments
+        self._jobs = jobs
+        self._deploys = deploys
+        self._notifier = notifier
+        self._clock = clock
+        self._github = github
+
+    # --- use cases ------------------------------------------------------------------
+
+    async def start_release(
+        self, new: NewRelease, *, actor: Actor, source: Source
+    ) -> tuple[Release, bool]:
+        """Record the release of a pushed version tag and, when stage is deployed by
+        relman's worker (``executor = "local"``) and the service is configured, move it
+        to ``building`` and queue the stage deploy.
+
+        Returns ``(release, created)``. Idempotent like ``POST /release``: the same
+        (service, tag, run id) again returns the recorded release (``created`` False) and
+        queues nothing. Raises :class:`InvalidInput` (bad tag,
+        empty service), :class:`PermissionDenied` (audited).
+        """
+        authorize(self._roles, actor, Action.START)
+        release, created = await self._releases.create(new, source=source)
+        if not created or not self._runs_locally(new.service_name, STAGE):
+            return release, created
+        job = NewJob("stage_deploy", _id(release), {"actor": actor.audit_name})
+        note = "stage deploy queued"
+        return await self._move(release, S.BUILDING, SYSTEM, source, note, job), True
+
+    async def approve(self, release_id: int, *, actor: Actor, source: Source) -> Release:
+        """QA passed on stage: ``manual_testing`` → ``manual_test_passed`` and the
+        production deploy is started by the production environment's executor.
+
+        The approval binds the git sha deployed to stage; production refuses the tag if it
+        moved. Raises :class:`PermissionDenied` (audited: no role, a CI identity, the
+        initiator without ``allow_self_approval``), :class:`AlreadyDecided`,
+        :class:`ReleaseNotFound`.
+        """
+        release = await self._releases.get(release_id)
+        await self._authorize(release, actor, Action.APPROVE, S.MANUAL_TEST_PASSED, source)
+        if release.status is not S.MANUAL_TESTING:
+            raise AlreadyDecided(release)
+        sha = await self._stage_sha(release_id)
+        note = f"approved; tested on stage at {sha[:12]}" if sha else "approved"
+        local = self._runs_locally(release.service_name, PRODUCTION)
+        job = (
+            NewJob("production_deploy", release_id, {"actor": actor.audit_name, "sha": sha})
+            if local
+            else None
+        )
+        release = await self._move(release, S.MANUAL_TEST_PASSED, actor, source, note, job)
+        if not local and self._executor(release.service_name, PRODUCTION) == "github":
+            release = await self._dispatch(release)
+        return release
+
+    async def reject(
+        self, release_id: int, *, actor: Actor, source: Source, reason: str = ""
+    ) -> Release:
+        """QA failed on stage: ``manual_testing`` → ``manual_test_failed`` (terminal), with
+        ``reason`` in the audit note. Raises like :meth:`approve`."""
+        release = await self._releases.get(release_id)
+        await self._authorize(release, actor, Action.REJECT, S.MANUAL_TEST_FAILED, source)
+        if release.status is not S.MANUAL_TESTING:
+            raise AlreadyDecided(release)
+        note = f"rejected: {reason}" if reason else "rejected"
+        release = await self._move(release, S.MANUAL_TEST_FAILED, actor, source, note)
+        await self._notify(release, detail=reason)
+        return release
+
+    async def request_rollback(
+        self, service: str, to_tag: str, *, actor: Actor, source: Source
+    ) -> Release:
+        """Put ``service``'s production back on ``to_tag`` (seed 003 "Процесс отката"): the
+        release now in production goes to ``rollback`` with ``rollback_to_tag`` and the
+        rollback is queued for the worker (a rollback must not wait for a CI runner).
+
+        ``to_tag`` must have been deployed healthy to production before. Raises
+        :class:`PermissionDenied` (audited; role ``releaser`` or ``admin``),
+        :class:`NotFound` (nothing in production), :class:`InvalidInput` (``to_tag``).
+        """
+        parse_release_tag(to_tag, field="to_tag")
+        current = await self._store.current_deployed(service)
+        if current is None:
+            raise NotFound(f"no release of {service} is deployed to production")
+        await self._authorize(current, actor, Action.ROLLBACK, S.ROLLBACK, source)
+        if to_tag == current.release_tag:
+            raise InvalidInput("to_tag", f"{service} is already on {to_tag}")
+        history = await self._deployments.history(service, PRODUCTION, limit=500)
+        if not any(d.tag == to_tag and d.status == "succeeded" for d in history):
+            raise InvalidInput(
+                "to_tag", f"{to_tag} was never deployed healthy to production for {service}"
+            )
+        job = NewJob("rollback", _id(current), {"actor": actor.audit_name, "to_tag": to_tag})
+        return await self._move(
+            current,
+            S.ROLLBACK,
+            actor,
+            source,
+            f"rollback to {to_tag} requested",
+            job,
+            rollback_to_tag=to_tag,
+        )
+
+    async def retry(self, release_id: int, *, actor: Actor, source: Source) -> Release:
+        """Start a release that failed on stage (``staging_failed``, e.g. a host was down)
+        again: a new release of the same tag, linked in its run id. Raises
+        :class:`PermissionDenied` (audited; ``releaser``/``admin``), :class:`Conflict` for
+        any other status."""
+        failed = await self._releases.get(release_id)
+        await self._authorize(failed, actor, Action.RETRY, S.BUILDING, source)
+        if failed.status is not S.STAGING_FAILED:
+            raise Conflict(
+                f"release {release_id} is {failed.status.value}; only a release that "
+                "failed on stage can be retried"
+            )
+        attempt = sum(1 for e in failed.events if e.kind == "transition") + 1
+        release, _ = await self.start_release(
+            NewRelease(
+                service_name=failed.service_name,
+                release_tag=failed.release_tag,
+                initiated_by=failed.initiated_by,
+                github_run_id=f"retry-of-{release_id}-{attempt}-{self._clock():%H%M%S%f}",
+                github_action_link=failed.github_action_link,
+                github_ref=failed.github_ref,
+            ),
+            actor=SYSTEM,
+            source=source,
+        )
+        return release
+
+    async def report_status(
+        self,
+        release_id: int,
+        status: ReleaseStatus,
+        *,
+        actor: Actor,
+        source: Source,
+        note: str = "",
+        rollback_to_tag: str | None = None,
+    ) -> Release:
+        """A status reported by CI (seed 003 ``PATCH /release``). A QA decision is not a
+        report: ``manual_test_passed``/``manual_test_failed`` from a CI identity are refused
+        (audited) — those go through :meth:`approve`/:meth:`reject`. Notifies on statuses
+        people must hear about."""
+        if status in (S.MANUAL_TEST_PASSED, S.MANUAL_TEST_FAILED) and actor.ci:
+            release = await self._releases.get(release_id)
+            action = Action.APPROVE if status is S.MANUAL_TEST_PASSED else Action.REJECT
+            await self._authorize(release, actor, action, status, source)
+        release = await self._releases.report_status(
+            release_id,
+            status,
+            actor=actor.audit_name,
+            source=source,
+            note=note,
+            rollback_to_tag=rollback_to_tag,
+        )
+        await self._notify(release, detail=note)
+        return release
+
+    async def current_deployed(self, service: str) -> Release | None:
+        """The release of ``service`` now in production (``None`` when none)."""
+        return await self._store.current_deployed(service)
+
+    async def timeline(self, release_id: int) -> Timeline:
+        """A release with its audit events and its deploys (log and evidence paths).
+        Raises :class:`ReleaseNotFound`."""
+        release = await self._releases.get(release_id)
+        return Timeline(release, await self._deployments.for_release(release_id))
+
+    # --- the worker's side ----------------------------------------------------------
+
+    async def execute(self, job: Job) -> JobOutcome:
+        """Run a claimed job to its end and move its release accordingly (called by the
+        worker). Never raises for a failing deploy: the release ends in the failure status
+        with the reason, and people are notified."""
+        release = await self._releases.get(job.release_id)
+        try:
+            if job.kind == "stage_deploy":
+                return await self._stage(release, job)
+            if job.kind == "production_deploy":
+                return await self._production(release, job)
+            return await self._rollback(release, job)
+        except RelmanError as exc:
+            return await self._fail_job(job, str(exc))
+        except Exception as exc:
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            return await self._fail_job(job, f"internal error: {type(exc).__name__}")
+
+    async def interrupt(self, job: Job, *, reason: str) -> Release | None:
+        """A job whose worker died: move its release to the matching failure status with
+        ``reason``, free the deploy lock it held and notify. Returns the release, or
+        ``None`` when the release had already moved past the job."""
+        release = await self._releases.get(job.release_id)
+        environment = self._job_environment(job)
+        try:
+            await self._deploys.release_locks(release.service_name, environment, force=True)
+        except RelmanError as exc:
+            log.warning("could not free the lock of job %s: %s", job.id, exc)
+        moved = await self._fail_release(release, reason)
+        if moved is None:
+            return None
+        await self._notifier.notify(Notice(NoticeKind.INTERRUPTED, moved, detail=reason))
+        return moved
+
+    async def _stage(self, release: Release, job: Job) -> JobOutcome:
+        release = await self._move(
+            release, S.STAGE_DEPLOY, SYSTEM, Source.WORKER, "deploying to stage"
+        )
+        outcome = await self._deploys.deploy(
+            release.service_name,
+            release.release_tag,
+            STAGE,
+            actor=str(job.payload.get("actor") or SYSTEM.id),
+            release_id=release.id,
+            reason=f"stage deploy of release {release.id}",
+        )
+        result = outcome.result
+        log_path = str(result.log_path or "")
+        if result.ok:
+            sha = result.git_sha or ""
+            note = f"on stage at {sha[:12]}" if sha else "on stage"
+            release = await self._move(release, S.MANUAL_TESTING, SYSTEM, Source.WORKER, note)
+            await self._notify(release, log_path=log_path)
+            return JobOutcome(release, True)
+        error = result.error or "stage deploy failed"
+        if outcome.rollback is not None:
+            back = "back on" if outcome.rollback.ok else "could not be put back on"
+            error += f"; stage {back} {outcome.rollback.tag}"
+        release = await self._move(release, S.STAGING_FAILED, SYSTEM, Source.WORKER, error)
+        await self._notify(release, detail=error, log_path=log_path)
+        return JobOutcome(release, False, error)
+
+    async def _production(self, release: Release, job: Job) -> JobOutcome:
+        approver = str(job.payload.get("actor") or SYSTEM.id)
+        release = await self._move(
+            release, S.DEPLOYING, SYSTEM, Source.WORKER, f"production deploy approved by {approver}"
+        )
+        sha = str(job.payload.get("sha") or "") or None
+        outcome = await self._deploys.deploy(
+            release.service_name,
+            release.release_tag,
+            PRODUCTION,
+            actor=approver,
+            release_id=release.id,
+            expected_sha=sha,
+            reason=f"production deploy of release {release.id}",
+        )
+        result = outcome.result
+        log_path = str(result.log_path or "")
+        if result.ok:
+            release = await self._move(release, S.DEPLOYED, SYSTEM, Source.WORKER, "healthy")
+            await self._notify(release, log_path=log_path)
+            return JobOutcome(release, True)
+        error = result.error or "production deploy failed"
+        release = await self._move(release, S.PRODUCTION_FAILED, SYSTEM, Source.WORKER, error)
+        await self._notify(release, detail=error, log_path=log_path)
+        if outcome.rollback is not None:
+            release = await self._after_auto_rollback(release, outcome)
+        return JobOutcome(release, False, error)
+
+    async def _after_auto_rollback(self, release: Release, outcome: DeployOutcome) -> Release:
+        rollback = outcome.rollback
+        assert rollback is not None
+        release = await self._move(
+            release,
+            S.ROLLBACK,
+            SYSTEM,
+            Source.WORKER,
+            f"automatic rollback to {rollback.tag}",
+            rollback_to_tag=rollback.tag,
+        )
+        final = S.ROLLBACK_DONE if rollback.ok else S.ROLLBACK_FAILED
+        note = "rollback healthy" if rollback.ok else (rollback.error or "rollback failed")
+        release = await self._move(release, final, SYSTEM, Source.WORKER, note)
+        await self._notify(
+            release, detail="" if rollback.ok else note, log_path=str(rollback.log_path or "")
+        )
+        return release
+
+    async def _rollback(self, release: Release, job: Job) -> JobOutcome:
+        to_tag = str(job.payload["to_tag"])
+        result = await self._deploys.rollback(
+            release.service_name,
+            PRODUCTION,
+            actor=str(job.payload.get("actor") or SYSTEM.id),
+            to_tag=to_tag,
+            release_id=release.id,
+            reason=f"rollback of release {release.id} to {to_tag}",
+        )
+        final = S.ROLLBACK_DONE if result.ok else S.ROLLBACK_FAILED
+        note = f"back on {to_tag}" if result.ok else (result.error or "rollback failed")
+        release = await self._move(release, final, SYSTEM, Source.WORKER, note)
+        await self._notify(
+            release, detail="" if result.ok else note, log_path=str(result.log_path or "")
+        )
+        return JobOutcome(release, result.ok, "" if result.ok else note)
+
+    async def _fail_job(self, job: Job, error: str) -> JobOutcome:
+        release = await self._releases.get(job.release_id)
+        moved = await self._fail_release(release, error)
+        if moved is not None:
+            await self._notify(moved, detail=error)
+            release = moved
+        return JobOutcome(release, False, error)
+
+    async def _fail_release(self, release: Release, reason: str) -> Release | None:
+        """Move ``release`` from where its job left it to the failure status."""
+        target = _INTERRUPTED_TO.get(release.status)
+        if target is None:
+            return None
+        release = await self._move(release, target, SYSTEM, Source.WORKER, reason)
+        if target is S.DEPLOYING:
+            release = await self._move(release, S.PRODUCTION_FAILED, SYSTEM, Source.WORKER, reason)
+        return release
+
+    # --- helpers --------------------------------------------------------------------
+
+    async def _move(
+        self,
+        release: Release,
+        to: ReleaseStatus,
+        actor: Actor,
+        source: Source,
+        note: str,
+        job: NewJob | None = None,
+        *,
+        rollback_to_tag: str | None = None,
+    ) -> Release:
+        """Transition ``release`` (and queue ``job``) atomically; a concurrent writer that
+        got there first turns into :class:`AlreadyDecided`."""
+        expected = release.status
+        event = release.transition(
+            to,
+            actor=actor.audit_name,
+            source=source,
+            at=self._clock(),
+            note=note,
+            rollback_to_tag=rollback_to_tag,
+        )
+        try:
+            await self._store.save_transition(release, event, expected=expected, job=job)
+        except StaleRelease:
+            raise AlreadyDecided(await self._releases.get(_id(release))) from None
+        return release
+
+    async def _authorize(
+        self,
+        release: Release,
+        actor: Actor,
+        action: Action,
+        wanted: ReleaseStatus,
+        source: Source,
+    ) -> None:
+        try:
+            authorize(self._roles, actor, action, release)
+        except PermissionDenied as exc:
+            await self._store.add_event(
+                release.refusal(
+                    wanted, actor=actor.audit_name, source=source, at=self._clock(), reason=str(exc)
+                )
+            )
+            raise
+
+    async def _stage_sha(self, release_id: int) -> str:
+        for deployment in reversed(await self._deployments.for_release(release_id)):
+            if deployment.environment == STAGE and deployment.status == "succeeded":
+                return deployment.git_sha
+        return ""
+
+    async def _dispatch(self, release: Release) -> Release:
+        """Start the production workflow on GitHub; a refusal fails the release with
+        GitHub's message (issue "pipeline" item 4)."""
+        service = self._config.services.get(release.service_name)
+        repository = service.github_repository if service else None
+        try:
+            if self._github is None:
+                raise InvalidInput(
+                    "github", "the github executor needs RELMAN_GITHUB_TOKEN to dispatch"
+                )
+            if not repository:
+                raise InvalidInput(
+                    "github_repository",
+                    f"service {release.service_name} has no github_repository in relman.toml",
+                )
+            # Exactly the inputs the on-approve-manual-testing template declares: GitHub
+            # refuses undeclared ones with 422.
+            inputs = {
+                "release_id": str(release.id),
+                "tag": release.release_tag,
+                "environment": PRODUCTION,
+            }
+            await self._github.dispatch_workflow(
+                repository, self._config.github.approve_workflow, self._config.github.ref, inputs
+            )
+        except RelmanError as exc:
+            reason = f"workflow dispatch refused: {exc}"
+            release = await self._move(release, S.DEPLOYING, SYSTEM, Source.WORKER, reason)
+            release = await self._move(release, S.PRODUCTION_FAILED, SYSTEM, Source.WORKER, reason)
+            await self._notify(release, detail=reason)
+        return release
+
+    async def _notify(self, release: Release, *, detail: str = "", log_path: str = "") -> None:
+        kind = _NOTICE_FOR.get(release.status)
+        if kind is not None:
+            await self._notifier.notify(Notice(kind, release, detail=detail, log_path=log_path))
+
+    def _executor(self, service: str, environment: str) -> str | None:
+        env = self._config.environments.get(environment)
+        if env is None or service not in self._config.services:
+            return None
+        return env.executor
+
+    def _runs_locally(self, service: str, environment: str) -> bool:
+        return self._executor(service, environment) == "local"
+
+    def _job_environment(self, job: Job) -> str:
+        kind: JobKind = job.kind
+        return STAGE if kind == "stage_deploy" else PRODUCTION
+
+
+def _id(release: Release) -> int:
+    assert release.id is not None
+    return release.id

@@ -1,0 +1,124 @@
+"""relman's own worker (the ``local`` executor): claims jobs, runs them, heartbeats.
+
+Several workers (relman replicas) may share one database: a job is claimed by exactly one
+(:meth:`JobStore.claim`). A worker that dies mid-job stops heartbeating; at start-up and
+every ``stale_after`` seconds each worker marks such jobs ``interrupted`` and fails their
+releases with the reason (DESIGN.md §5: "a crash mid-deploy leaves a visible state").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from datetime import timedelta
+
+from relman.deploy.lock import this_machine
+from relman.domain.errors import RelmanError
+from relman.services.pipeline import JobOutcome, PipelineService
+from relman.services.releases import Clock, utcnow
+from relman.store.jobs import Job, JobStore
+
+log = logging.getLogger("relman.worker")
+
+
+class Worker:
+    """Runs queued jobs one at a time.
+
+    ``heartbeat_interval``: seconds between heartbeats of a running job; ``stale_after``:
+    seconds without a heartbeat after which another worker declares the job interrupted
+    (keep it several heartbeats long); ``poll_interval``: seconds between looks at an
+    empty queue.
+    """
+
+    def __init__(
+        self,
+        pipeline: PipelineService,
+        jobs: JobStore,
+        *,
+        clock: Clock = utcnow,
+        heartbeat_interval: float = 2.0,
+        stale_after: float = 15.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if stale_after <= heartbeat_interval:
+            raise ValueError("stale_after must be longer than heartbeat_interval")
+        self._pipeline = pipeline
+        self._jobs = jobs
+        self._clock = clock
+        self._heartbeat_interval = heartbeat_interval
+        self._stale_after = stale_after
+        self._poll_interval = poll_interval
+        self.owner = f"{this_machine()}:{os.getpid()}:worker-{uuid.uuid4().hex[:8]}"
+
+    async def recover(self) -> int:
+        """Mark jobs whose worker stopped heartbeating as interrupted and fail their
+        releases (reason ``interrupted``); returns how many were recovered."""
+        cutoff = self._clock() - timedelta(seconds=self._stale_after)
+        recovered = 0
+        for job in await self._jobs.stale(heartbeat_before=cutoff):
+            reason = (
+                f"interrupted: worker {job.owner} stopped during the {job.kind.replace('_', ' ')}"
+            )
+            if not await self._jobs.interrupt(job, at=self._clock(), error=reason):
+                continue  # it heartbeated meanwhile, or another replica took care of it
+            recovered += 1
+            log.warning("job %s of release %s %s", job.id, job.release_id, reason)
+            try:
+                await self._pipeline.interrupt(job, reason=reason)
+            except RelmanError as exc:
+                log.warning("job %s: could not fail release %s: %s", job.id, job.release_id, exc)
+        return recovered
+
+    async def run_once(self) -> JobOutcome | None:
+        """Claim and run one queued job; ``None`` when the queue is empty."""
+        job = await self._jobs.claim(self.owner, at=self._clock())
+        if job is None:
+            return None
+        beat = asyncio.create_task(self._heartbeat(job))
+        try:
+            outcome = await self._pipeline.execute(job)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        await self._jobs.finish(
+            job.id, self.owner, ok=outcome.ok, at=self._clock(), error=outcome.error
+        )
+        return outcome
+
+    async def run_until_idle(self) -> list[JobOutcome]:
+        """Run jobs until none is queued (used by ``relman demo`` and the CLI)."""
+        outcomes = []
+        while (outcome := await self.run_once()) is not None:
+            outcomes.append(outcome)
+        return outcomes
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover, then run jobs until ``stop`` is set, recovering stale jobs every
+        ``stale_after`` seconds. Database outages are logged and retried."""
+        loop = asyncio.get_running_loop()
+        next_recovery = 0.0
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_recovery:
+                    await self.recover()
+                    next_recovery = loop.time() + self._stale_after
+                if await self.run_once() is not None:
+                    continue
+            except RelmanError as exc:
+                log.warning("worker: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
+
+    async def _heartbeat(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            try:
+                if not await self._jobs.heartbeat(job.id, self.owner, at=self._clock()):
+                    log.warning("job %s is no longer ours (marked interrupted?)", job.id)
+                    return
+            except RelmanError as exc:
+                log.warning("heartbeat of job %s failed: %s", job.id, exc)

@@ -1,0 +1,68 @@
+"""Which statuses ``relman ci deploy`` enters before deploying (the workflows report the rest)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from relman.ci.flow import CI_REPORTABLE, check_release_matches, statuses_to_enter
+from relman.domain.errors import Conflict, InvalidInput
+from relman.domain.status import ReleaseStatus, can_transition
+
+S = ReleaseStatus
+
+
+@pytest.mark.parametrize(
+    ("env", "current", "expected"),
+    [
+        ("stage", "initiated", [S.BUILDING, S.STAGE_DEPLOY]),
+        ("stage", "building", [S.STAGE_DEPLOY]),
+        ("stage", "stage_deploy", []),
+        ("production", "manual_test_passed", [S.DEPLOYING]),
+        ("production", "deploying", []),
+    ],
+)
+def test_the_deploy_enters_what_is_still_ahead(
+    env: str, current: str, expected: list[ReleaseStatus]
+) -> None:
+    assert statuses_to_enter(7, env, current) == expected
+    # each step, and the workflow's own outcome reports after it, are legal moves
+    path = [S(current), *expected]
+    for before, after in itertools.pairwise(path):
+        assert can_transition(before, after)
+    outcomes = {"stage": (S.MANUAL_TESTING, S.STAGING_FAILED)}.get(
+        env, (S.DEPLOYED, S.PRODUCTION_FAILED)
+    )
+    for outcome in outcomes:
+        assert can_transition(path[-1], outcome)
+
+
+@pytest.mark.parametrize(
+    ("env", "current"),
+    [("stage", "manual_testing"), ("stage", "staging_failed"), ("production", "manual_testing")],
+)
+def test_a_release_in_another_status_is_refused(env: str, current: str) -> None:
+    with pytest.raises(Conflict, match=f"release 7 is {current}; a deploy to {env} starts from"):
+        statuses_to_enter(7, env, current)
+
+
+def test_only_stage_and_production() -> None:
+    with pytest.raises(InvalidInput, match="use relman ci dev-deploy"):
+        statuses_to_enter(7, "dev:alice", "initiated")
+    with pytest.raises(InvalidInput, match="env: relman ci deploy takes stage or production"):
+        statuses_to_enter(7, "qa", "initiated")
+
+
+def test_the_release_must_be_the_one_being_deployed() -> None:
+    check_release_matches(7, "hello", "v1.0.0", got_service="hello", got_tag="v1.0.0")
+    with pytest.raises(Conflict, match=r"release 7 is hello v1\.0\.0, not hello v1\.1\.0"):
+        check_release_matches(7, "hello", "v1.1.0", got_service="hello", got_tag="v1.0.0")
+
+
+def test_ci_never_reports_qa_decisions() -> None:
+    assert S.MANUAL_TEST_PASSED not in CI_REPORTABLE
+    assert S.MANUAL_TEST_FAILED not in CI_REPORTABLE
+    assert {S.MANUAL_TESTING, S.STAGING_FAILED, S.DEPLOYED, S.PRODUCTION_FAILED} <= set(
+        CI_REPORTABLE
+    )
