@@ -50,6 +50,7 @@ class Container:
             clock=self.clock,
             heartbeat_interval=self.settings.worker_heartbeat,
             stale_after=self.settings.worker_stale_after,
+            seen=self.seen,
         )
 
     async def aclose(self) -> None:

@@ -331,14 +331,12 @@ class Server:
             )
             assert created.status_code == 201, created.text
             rid = int(created.json()["id"])
-            for status, actor in [
-                ("building", "gh:alice"),
-                ("stage_deploy", "gh:alice"),
-                ("manual_testing", "gh:alice"),
-                ("manual_test_passed", "tg:4242"),
-            ]:
-                moved = http.patch(f"/release/{rid}", json={"status": status, "actor": actor})
+            for status in ("building", "stage_deploy", "manual_testing"):
+                moved = http.patch(f"/release/{rid}", json={"status": status, "actor": "gh:alice"})
                 assert moved.status_code == 200, moved.text
+            # QA's decision is not a status report: it goes through approve (policy below).
+            approved = http.post(f"/release/{rid}/approve", json={"actor": "tg:4242"})
+            assert approved.status_code == 200, approved.text
         return rid
 
 
@@ -346,6 +344,9 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``relman serve`` on the embedded SQLite, in its own folder, with :data:`SECRET`."""
     home = tmp_path_factory.mktemp("relman-server")
+    # The server deploys nothing itself (hello is not configured here: the workflows
+    # deploy); its policy lets the QA engineer tg:4242 approve.
+    (home / "relman.toml").write_text('[policy]\nqa = ["tg:4242"]\n', encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen(
         [RELMAN, "serve", "--migrate", "--port", str(port)],

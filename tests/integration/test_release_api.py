@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from relman.bootstrap import Container
+from relman.config import Settings
 from relman.store.tables import release_events, releases
 from tests.conftest import SECRET
 from tests.support.api import PREFIX, create_release, patch_status, release_body, release_detail
@@ -21,6 +22,13 @@ HAPPY_PATH = [
     "deploying",
     "deployed",
 ]
+QA = "tg:77"
+
+
+@pytest.fixture(autouse=True)
+def qa_policy(settings: Settings) -> None:
+    """relman.toml with a QA engineer: the approval is a decision, not a status report."""
+    settings.config_file.write_text(f'[policy]\nqa = ["{QA}"]\n', encoding="utf-8")
 
 
 async def row_counts(container: Container) -> tuple[int, int]:
@@ -37,9 +45,12 @@ async def test_happy_path_then_rollback_with_every_audit_row(api: httpx.AsyncCli
     assert created["rollback_to_tag"] == "" and created["completed_at"] is None
 
     for status in HAPPY_PATH:
-        response = await patch_status(
-            api, rid, status, note=f"ci says {status}", actor="github-actions"
-        )
+        if status == "manual_test_passed":
+            response = await api.post(f"{PREFIX}/release/{rid}/approve", json={"actor": QA})
+        else:
+            response = await patch_status(
+                api, rid, status, note=f"ci says {status}", actor="github-actions"
+            )
         assert response.status_code == 200, response.text
         assert response.json()["status"] == status
     deployed = await release_detail(api, rid)
@@ -63,10 +74,14 @@ async def test_happy_path_then_rollback_with_every_audit_row(api: httpx.AsyncCli
     assert [e["to_status"] for e in events] == chain
     assert [e["from_status"] for e in events] == [None, *chain[:-1]]
     assert events[0]["actor"] == "developer_name"
-    assert [e["actor"] for e in events[1:7]] == ["github-actions"] * 6
+    assert [e["actor"] for e in events[1:7]] == [
+        "github-actions", "github-actions", "github-actions", QA, "github-actions",
+        "github-actions",
+    ]  # fmt: skip
     assert [e["actor"] for e in events[7:]] == ["ci", "ci"]  # bearer caller, no actor given
     assert {e["source"] for e in events} == {"api"}
     assert events[1]["note"] == "ci says building"
+    assert events[4]["note"] == "approved"
     stamps = [e["created_at"] for e in events]
     assert stamps == sorted(stamps)
 

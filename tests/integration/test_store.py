@@ -78,23 +78,24 @@ async def test_status_must_be_known_to_the_database(container: Container) -> Non
 
 async def race_twenty_patches(api: httpx.AsyncClient, container: Container, run: int = 1) -> None:
     rid = (await create_release(api, github_run_id=f"race-{run}"))["id"]
-    for status in ("building", "stage_deploy", "manual_testing", "manual_test_passed"):
+    for status in ("building", "stage_deploy"):
         assert (await patch_status(api, rid, status)).status_code == 200
     responses = await asyncio.gather(
-        *(patch_status(api, rid, "deploying", actor=f"racer-{n}") for n in range(20))
+        *(patch_status(api, rid, "manual_testing", actor=f"racer-{n}") for n in range(20))
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] + [409] * 19, [r.text for r in responses if r.status_code != 409]
     for r in responses:
         if r.status_code == 409:
-            assert r.json()["current_status"] == "deploying"
+            assert r.json()["current_status"] == "manual_testing"
     async with container.engine.connect() as conn:
         n = (
             await conn.execute(
                 select(func.count())
                 .select_from(release_events)
                 .where(
-                    release_events.c.release_id == rid, release_events.c.to_status == "deploying"
+                    release_events.c.release_id == rid,
+                    release_events.c.to_status == "manual_testing",
                 )
             )
         ).scalar()

@@ -49,7 +49,7 @@ def _actor(request: Request, given: str | None) -> Actor:
     caller) acts for the ``actor`` it names."""
     principal: Principal = request.state.principal
     if principal.kind == "ci":
-        return Actor(principal.name, ci=True)
+        return Actor(principal.name, ci=True, repository=principal.repository)
     return Actor(given or principal.name)
 
 

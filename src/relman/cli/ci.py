@@ -34,6 +34,7 @@ from relman.config import load_settings
 from relman.deploy import DeployResult
 from relman.deploy.progress import Progress
 from relman.domain.errors import NotFound, RelmanError
+from relman.domain.policy import Actor
 from relman.domain.version import parse_release_tag
 from relman.store.db import ping, upgrade
 
@@ -323,8 +324,12 @@ def dev_deploy(
         actor = f"gh:{run.actor or author}"
         async with _local_container() as container:
             _say(f"dev deploy of {service} branch {branch} for {author} as {actor}")
-            outcome = await container.deploys.dev_deploy(
-                service, branch=branch, author=author, actor=actor, on_progress=_StepPrinter()
+            outcome = await container.pipeline.dev_deploy(
+                service,
+                branch=branch,
+                author=author,
+                actor=Actor(actor, ci=True),
+                on_progress=_StepPrinter(),
             )
         if outcome.result is None:
             _out(outcome.skipped or f"nothing deployed for {author}")

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from relman.bootstrap import Container
+from relman.bot.runtime import telegram_notices
 from relman.cli import app
 from relman.cli._common import console, run, with_container
 from relman.cli.deploy import cli_actor
@@ -43,11 +44,12 @@ def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Rele
     """Call ``use``; with ``run_jobs`` run what it queued, then show the release."""
 
     async def act(container: Container) -> Release:
-        release = await use(container)
-        if run_jobs:
-            await container.worker().run_until_idle()
-            assert release.id is not None
-            release = await container.releases.get(release.id)
+        async with telegram_notices(container):  # the chats hear about what runs here too
+            release = await use(container)
+            if run_jobs:
+                await container.worker().run_until_idle()
+                assert release.id is not None
+                release = await container.releases.get(release.id)
         return release
 
     release = run(with_container(act))
@@ -177,7 +179,8 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         w = container.worker()
         console.print(f"relman worker {w.owner} started", highlight=False, markup=False)
-        await w.run(stop)
+        async with telegram_notices(container):
+            await w.run(stop)
 
     run(with_container(work))
 

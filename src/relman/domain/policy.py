@@ -39,12 +39,14 @@ ROLES_FOR: Mapping[Action, frozenset[str]] = {
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acts: ``id`` (``tg:123``, ``gh:alice``, ``cli:bob``, ``system``), a display
-    ``name`` for the audit trail, and ``ci`` for a CI identity (may create and report,
-    never decide — DESIGN.md §5)."""
+    ``name`` for the audit trail, ``ci`` for a CI identity (may create and report, never
+    decide — DESIGN.md §5) and, for a repository-bound CI identity, its ``repository``."""
 
     id: str
     name: str = ""
     ci: bool = False
+    #: A CI identity bound to one repository (GitHub OIDC ``repository`` claim).
+    repository: str | None = None
 
     @property
     def audit_name(self) -> str:
@@ -129,4 +131,16 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
         raise PermissionDenied(
             f"{actor.id} started release {release.id} and cannot approve it "
             "(four-eyes: allow_self_approval is off)"
+        )
+
+
+def authorize_report(actor: Actor, service_repository: str | None, release: Release) -> None:
+    """A repository-bound CI identity may only report on releases of a service whose
+    ``github_repository`` is that repository; raises :class:`PermissionDenied`."""
+    if actor.repository is None:
+        return
+    if (service_repository or "").lower() != actor.repository.lower():
+        raise PermissionDenied(
+            f"{actor.id}: a token of {actor.repository} cannot report on "
+            f"{release.service_name} (its repository is {service_repository or 'not configured'})"
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relman.config import RelmanConfig
+from relman.deploy import ProgressCallback
 from relman.domain.errors import (
     Conflict,
     InvalidInput,
@@ -28,12 +29,12 @@ from relman.domain.errors import (
     PermissionDenied,
     RelmanError,
 )
-from relman.domain.policy import SYSTEM, Action, Actor, Roles, authorize
+from relman.domain.policy import SYSTEM, Action, Actor, Roles, authorize, authorize_report
 from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus
 from relman.domain.version import parse_release_tag
 from relman.notify import Notice, NoticeKind, Notifier
-from relman.services.deploys import DeployOutcome, DeployService
+from relman.services.deploys import DeployOutcome, DeployService, DevDeployOutcome
 from relman.services.releases import Clock, NewRelease, ReleaseService, utcnow
 from relman.store.deployments import Deployment, DeploymentStore
 from relman.store.jobs import Job, JobKind, JobStore, NewJob
@@ -267,14 +268,44 @@ class PipelineService:
         note: str = "",
         rollback_to_tag: str | None = None,
     ) -> Release:
-        """A status reported by CI (seed 003 ``PATCH /release``). A QA decision is not a
-        report: ``manual_test_passed``/``manual_test_failed`` from a CI identity are refused
-        (audited) — those go through :meth:`approve`/:meth:`reject`. Notifies on statuses
-        people must hear about."""
-        if status in (S.MANUAL_TEST_PASSED, S.MANUAL_TEST_FAILED) and actor.ci:
+        """A status reported by CI (seed 003 ``PATCH /release``); notifies on statuses
+        people must hear about.
+
+        A QA decision is not a report: ``manual_test_passed`` / ``manual_test_failed`` are
+        refused here for every caller (audited, :class:`PermissionDenied`) — they go
+        through :meth:`approve` / :meth:`reject`, where the policy and four-eyes apply
+        (DESIGN.md §5: CI can never approve). Raises like
+        :meth:`ReleaseService.report_status` otherwise.
+        """
+        if actor.repository is not None:
             release = await self._releases.get(release_id)
-            action = Action.APPROVE if status is S.MANUAL_TEST_PASSED else Action.REJECT
-            await self._authorize(release, actor, action, status, source)
+            service = self._config.services.get(release.service_name)
+            try:
+                authorize_report(actor, service.github_repository if service else None, release)
+            except PermissionDenied as exc:
+                await self._store.add_event(
+                    release.refusal(
+                        status,
+                        actor=actor.audit_name,
+                        source=source,
+                        at=self._clock(),
+                        reason=str(exc),
+                    )
+                )
+                raise
+        if status in (S.MANUAL_TEST_PASSED, S.MANUAL_TEST_FAILED):
+            release = await self._releases.get(release_id)
+            verb = "approve" if status is S.MANUAL_TEST_PASSED else "reject"
+            reason = (
+                f"{actor.id}: {status.value} is QA's decision, not a status report; "
+                f"{verb} the release instead (role qa)"
+            )
+            await self._store.add_event(
+                release.refusal(
+                    status, actor=actor.audit_name, source=source, at=self._clock(), reason=reason
+                )
+            )
+            raise PermissionDenied(reason)
         release = await self._releases.report_status(
             release_id,
             status,
@@ -285,6 +316,36 @@ class PipelineService:
         )
         await self._notify(release, detail=note)
         return release
+
+    async def dev_deploy(
+        self,
+        service: str,
+        *,
+        branch: str,
+        author: str,
+        actor: Actor,
+        on_progress: ProgressCallback | None = None,
+    ) -> DevDeployOutcome:
+        """Deploy the head of ``branch`` to ``author``'s developer server (seed 003
+        on-push-in-work-branch) and notify; an author without a server is skipped with the
+        reason in the outcome, not failed. Raises like :meth:`DeployService.dev_deploy`."""
+        outcome = await self._deploys.dev_deploy(
+            service, branch=branch, author=author, actor=actor.audit_name, on_progress=on_progress
+        )
+        result = outcome.result
+        if result is not None:
+            kind = NoticeKind.DEV_DEPLOYED if result.ok else NoticeKind.DEV_DEPLOY_FAILED
+            await self._notifier.notify(
+                Notice(
+                    kind,
+                    None,
+                    detail=f"{outcome.environment}" + ("" if result.ok else f": {result.error}"),
+                    log_path=str(result.log_path or ""),
+                    service=service,
+                    ref=branch,
+                )
+            )
+        return outcome
 
     async def current_deployed(self, service: str) -> Release | None:
         """The release of ``service`` now in production (``None`` when none)."""

@@ -20,8 +20,13 @@ from relman.domain.errors import RelmanError
 from relman.services.pipeline import JobOutcome, PipelineService
 from relman.services.releases import Clock, utcnow
 from relman.store.jobs import Job, JobStore
+from relman.store.seen import SeenStore
 
 log = logging.getLogger("relman.worker")
+
+#: How long processed Telegram update ids and HMAC request ids are remembered: Telegram
+#: gives up redelivering an update after 24 hours; an HMAC request is stale after 5 minutes.
+SEEN_KEYS_KEPT = timedelta(days=2)
 
 
 class Worker:
@@ -30,7 +35,7 @@ class Worker:
     ``heartbeat_interval``: seconds between heartbeats of a running job; ``stale_after``:
     seconds without a heartbeat after which another worker declares the job interrupted
     (keep it several heartbeats long); ``poll_interval``: seconds between looks at an
-    empty queue.
+    empty queue; ``seen``: the processed-once keys, pruned after :data:`SEEN_KEYS_KEPT`.
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class Worker:
         heartbeat_interval: float = 2.0,
         stale_after: float = 15.0,
         poll_interval: float = 0.5,
+        seen: SeenStore | None = None,
     ) -> None:
         if stale_after <= heartbeat_interval:
             raise ValueError("stale_after must be longer than heartbeat_interval")
@@ -51,6 +57,7 @@ class Worker:
         self._heartbeat_interval = heartbeat_interval
         self._stale_after = stale_after
         self._poll_interval = poll_interval
+        self._seen = seen
         self.owner = f"{this_machine()}:{os.getpid()}:worker-{uuid.uuid4().hex[:8]}"
 
     async def recover(self) -> int:
@@ -105,6 +112,8 @@ class Worker:
             try:
                 if loop.time() >= next_recovery:
                     await self.recover()
+                    if self._seen is not None:
+                        await self._seen.forget_before(self._clock() - SEEN_KEYS_KEPT)
                     next_recovery = loop.time() + self._stale_after
                 if await self.run_once() is not None:
                     continue

@@ -128,6 +128,27 @@ async def test_a_valid_oidc_token_creates_a_release_and_acts_as_the_github_actor
     assert issuer.jwks_fetches == 1  # the keys were cached across the three requests
 
 
+async def test_a_token_cannot_report_on_another_repositorys_release(
+    client: httpx.AsyncClient, issuer: OidcIssuerDouble
+) -> None:
+    created = await client.post(
+        f"{PREFIX}/release", json=release_body(), headers=bearer(issuer.mint())
+    )
+    rid = created.json()["id"]
+    other = issuer.mint(repository="org/loom-other", ref="refs/heads/main")
+    report = await client.patch(
+        f"{PREFIX}/release/{rid}", json={"status": "building"}, headers=bearer(other)
+    )
+    assert report.status_code == 403
+    assert "cannot report on loom-content" in report.json()["message"]
+    detail = (await client.get(f"{PREFIX}/release/{rid}", headers=bearer(issuer.mint()))).json()
+    assert detail["status"] == "initiated"
+    assert [(e["kind"], e["to_status"]) for e in detail["events"]] == [
+        ("transition", "initiated"),
+        ("refused", "building"),
+    ]
+
+
 async def test_a_repository_from_the_settings_list_is_accepted(
     client: httpx.AsyncClient, issuer: OidcIssuerDouble
 ) -> None:

@@ -148,13 +148,18 @@ async def test_a_ci_identity_can_report_but_never_decide(
     ci = Actor("gh:dev", ci=True)
     with pytest.raises(PermissionDenied, match="CI identity cannot approve"):
         await container.pipeline.approve(release_id, actor=ci, source=Source.API)
-    with pytest.raises(PermissionDenied, match="CI identity cannot approve"):
+    with pytest.raises(PermissionDenied, match="QA's decision"):
         await container.pipeline.report_status(
             release_id, ReleaseStatus.MANUAL_TEST_PASSED, actor=ci, source=Source.API
         )
+    # Nor can the bearer secret report a QA decision as a status (four-eyes would be moot).
+    for status in ("manual_test_passed", "manual_test_failed"):
+        response = await patch_status(api, release_id, status, actor="tg:3")
+        assert response.status_code == 403, response.text
+        assert "QA's decision" in response.json()["message"]
     detail = await release_detail(api, release_id)
     assert detail["status"] == "manual_testing"
-    assert len(refused(detail)) == 2
+    assert len(refused(detail)) == 4
 
 
 async def test_reject_ends_the_release_and_is_decided_once(
