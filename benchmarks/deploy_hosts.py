@@ -44,6 +44,7 @@ from relman.demo.sample_repo import build_sample_repo  # noqa: E402
 from relman.deploy import DeployRequest, DeployResult, deploy  # noqa: E402
 from tests.support.hello import ServiceReaper  # noqa: E402
 from tests.support.sshd import SshHost, SshLab, free_port, sshd_unavailable_reason  # noqa: E402
+from tests.support.targets import ssh_host_config  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,8 @@ class Sample:
 
 
 def host_config(host: SshHost) -> Host:
-    """relman's view of one lab host (key auth, pinned key)."""
-    return Host(
-        transport="ssh",
-        address=host.address,
-        port=host.port,
-        user=host.user,
-        key_file=host.client_key,
-        known_hosts=host.known_hosts,
-        root=str(host.root),
-        connect_timeout=30.0,
-        command_timeout=120.0,
-    )
+    """relman's view of one lab host (key auth, pinned key), with roomy timeouts."""
+    return ssh_host_config(host, connect_timeout=30.0, command_timeout=120.0)
 
 
 def hello(repo_url: str, port: int) -> Service:

@@ -4,6 +4,7 @@ configured hosts."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -35,20 +36,23 @@ def hello_service(repo: SampleRepo, port: int, **extra: object) -> Service:
     return Service.model_validate(values)
 
 
-def ssh_host_config(host: SshHost, known_hosts: object = None) -> Host:
-    """The relman host entry of a fixture sshd host (its key pinned in known_hosts)."""
-    return Host(
-        transport="ssh",
-        address=host.address,
-        port=host.port,
-        user=host.user,
-        key_file=host.client_key,
-        password=SecretStr(host.password) if host.password else None,
-        known_hosts=known_hosts or host.known_hosts,  # type: ignore[arg-type]
-        root=str(host.root),
-        connect_timeout=10.0,
-        command_timeout=60.0,
-    )
+def ssh_host_config(host: SshHost, known_hosts: Path | None = None, **overrides: object) -> Host:
+    """The relman host entry of a fixture sshd host (its key pinned in ``known_hosts``,
+    by default the host's own); ``overrides`` replace fields (timeouts, …)."""
+    values: dict[str, object] = {
+        "transport": "ssh",
+        "address": host.address,
+        "port": host.port,
+        "user": host.user,
+        "key_file": host.client_key,
+        "password": SecretStr(host.password) if host.password else None,
+        "known_hosts": known_hosts or host.known_hosts,
+        "root": str(host.root),
+        "connect_timeout": 10.0,
+        "command_timeout": 60.0,
+    }
+    values.update(overrides)
+    return Host.model_validate(values)
 
 
 async def served_version(url: str) -> object:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relman.store.db import db_errors
@@ -108,11 +108,7 @@ class JobStore:
         with db_errors():
             async with self._engine.begin() as conn:
                 result = await conn.execute(
-                    update(jobs)
-                    .where(
-                        and_(jobs.c.id == job_id, jobs.c.owner == owner, jobs.c.status == "running")
-                    )
-                    .values(heartbeat_at=at)
+                    update(jobs).where(_running_by(job_id, owner)).values(heartbeat_at=at)
                 )
         return bool(result.rowcount == 1)
 
@@ -125,9 +121,7 @@ class JobStore:
             async with self._engine.begin() as conn:
                 result = await conn.execute(
                     update(jobs)
-                    .where(
-                        and_(jobs.c.id == job_id, jobs.c.owner == owner, jobs.c.status == "running")
-                    )
+                    .where(_running_by(job_id, owner))
                     .values(status="succeeded" if ok else "failed", finished_at=at, error=error)
                 )
         return bool(result.rowcount == 1)
@@ -176,6 +170,11 @@ class JobStore:
         with db_errors():
             async with self._engine.connect() as conn:
                 return len((await conn.execute(query)).all())
+
+
+def _running_by(job_id: int, owner: str) -> ColumnElement[bool]:
+    """The job ``job_id`` while ``owner`` runs it."""
+    return and_(jobs.c.id == job_id, jobs.c.owner == owner, jobs.c.status == "running")
 
 
 def _job(row: Row[Any]) -> Job:

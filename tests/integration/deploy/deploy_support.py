@@ -1,49 +1,20 @@
-"""Shared helpers of the deploy integration tests (plain functions, no fixtures)."""
+"""Shared helpers of the deploy integration tests (plain functions, no fixtures).
+
+``hello_service`` and ``served_version`` live in :mod:`tests.support.targets` (shared with
+the pipeline tests) and are re-exported here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import httpx
-
-from relman.config import HealthCheck, Service
-from relman.demo.sample_repo import SampleRepo
+from tests.support.targets import hello_service, served_version
 
 DEADLINE = 20.0  # seconds any polled condition gets
-
-
-def hello_service(repo: SampleRepo, port: int, **extra: object) -> Service:
-    """hello-service deployed by the shell strategy into ``{root}/hello``."""
-    values: dict[str, object] = {
-        "repo": repo.url,
-        "workdir": "{root}/hello",
-        "strategy": "shell",
-        "start_command": ["sh", "start.sh"],
-        "health": HealthCheck(
-            url=f"http://{{address}}:{port}/health", attempts=60, interval=0.1, timeout=2.0
-        ),
-        "env": {
-            "HELLO_HOST": "{address}",
-            "HELLO_PORT": str(port),
-            "HELLO_PYTHON": sys.executable,
-        },
-        "log_file": "service.log",
-        "env_files": ["hello.env"],
-    }
-    values.update(extra)
-    return Service.model_validate(values)
-
-
-async def served_version(url: str) -> object:
-    """The ``version`` field /health answers with right now."""
-    async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-        response = await client.get(url)
-        return response.json().get("version")
 
 
 async def wait_for(condition: Callable[[], bool], what: str, limit: float = DEADLINE) -> None:
@@ -111,3 +82,6 @@ def dead_pid() -> int:
 def host_file(path: str) -> Path:
     """A path on the (local) host as a :class:`Path`."""
     return Path(path)
+
+
+__all__ = ["hello_service", "served_version"]

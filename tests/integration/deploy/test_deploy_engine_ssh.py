@@ -21,9 +21,8 @@ from deploy_support import (
     sha256sum_check,
     wait_for,
 )
-from pydantic import SecretStr
 
-from relman.config import Host, Service
+from relman.config import Service
 from relman.demo.sample_repo import SampleRepo
 from relman.deploy import DeployRequest, DeployResult, deploy
 from relman.deploy.errors import HostKeyRejected
@@ -31,23 +30,9 @@ from relman.deploy.ssh import SshTransport
 from tests.support.hello import ServiceReaper
 from tests.support.ssh_fixtures import HostsFactory
 from tests.support.sshd import SshHost, SshLab, free_port
+from tests.support.targets import ssh_host_config
 
 pytestmark = pytest.mark.ssh
-
-
-def ssh_host_config(host: SshHost, known_hosts: Path | None = None) -> Host:
-    return Host(
-        transport="ssh",
-        address=host.address,
-        port=host.port,
-        user=host.user,
-        key_file=host.client_key,
-        password=SecretStr(host.password) if host.password else None,
-        known_hosts=known_hosts or host.known_hosts,
-        root=str(host.root),
-        connect_timeout=10.0,
-        command_timeout=60.0,
-    )
 
 
 def fingerprint(host: SshHost) -> str:

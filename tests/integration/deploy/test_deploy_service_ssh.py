@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from deploy_support import hello_service, served_version, sha256sum_check
-from test_deploy_engine_ssh import ssh_host_config
 
 from relman.bootstrap import Container
 from relman.config import Environment, RelmanConfig
@@ -23,6 +22,7 @@ from relman.store.deployments import DeploymentStore
 from tests.support.hello import ServiceReaper
 from tests.support.ssh_fixtures import HostsFactory
 from tests.support.sshd import free_port
+from tests.support.targets import ssh_host_config
 
 pytestmark = pytest.mark.ssh
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from deploy_support import files_containing
-from test_deploy_engine_ssh import ssh_host_config
 
 from relman.config import Service
 from relman.deploy import DeployRequest, DeployResult, deploy
 from tests.support.sshd import SshHost
+from tests.support.targets import ssh_host_config
 
 pytestmark = pytest.mark.ssh
 
