@@ -209,10 +209,12 @@ def demo(
         f"logs {report.log_root}, evidence {report.evidence_root}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"look again: RELMAN_DATABASE_URL=sqlite+aiosqlite:///{report.database} "
         "relman release show 2",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
