@@ -17,6 +17,8 @@ from tests.support.databases import PG_DEFAULT, DatabaseFactory, PostgresServer,
 pytest_plugins = ["tests.support.ssh_fixtures"]
 
 SECRET = "test-interserver-secret-Zq8"
+#: The API secret that relays people's decisions (approve, reject, rollback, retry).
+OPERATOR_SECRET = "test-operator-secret-0123456789abcdef"
 PREFIX = "/api/tg-bot"
 
 
@@ -58,6 +60,7 @@ def make_settings(database_url: str, tmp_path: Path, **extra: object) -> Setting
     values: dict[str, object] = {
         "database_url": database_url,
         "secret_key": SECRET,
+        "operator_secret": OPERATOR_SECRET,
         "config_file": tmp_path / "relman.toml",
         "log_root": tmp_path / "logs",
         "evidence_root": tmp_path / "evidence",

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=_env("RELMAN_SECRET_KEY", "LOOM_INTERSERVER_SECRET_KEY"),
     )
+    #: The API secret that may relay a person's decision (approve, reject, rollback,
+    #: retry); the inter-server secret above is CI's and can only create and report.
+    operator_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("RELMAN_OPERATOR_SECRET")
+    )
     telegram_token: SecretStr | None = Field(
         default=None,
         validation_alias=_env("RELMAN_TELEGRAM_TOKEN", "LOOM_RELEASE_TG_BOT_TOKEN"),

@@ -39,6 +39,7 @@ from tests.support.git_repo import isolate_git_config
 from tests.support.hello import ServiceReaper
 
 SECRET = "e2e-ci-secret-Vb7"
+OPERATOR = "e2e-operator-secret-0123456789abcdef"
 PREFIX = "/api/tg-bot"
 VENV_BIN = str(Path(sys.executable).parent)
 STAGE_ADDRESS = "127.0.0.1"
@@ -335,7 +336,11 @@ class Server:
                 moved = http.patch(f"/release/{rid}", json={"status": status, "actor": "gh:alice"})
                 assert moved.status_code == 200, moved.text
             # QA's decision is not a status report: it goes through approve (policy below).
-            approved = http.post(f"/release/{rid}/approve", json={"actor": "tg:4242"})
+            approved = http.post(
+                f"/release/{rid}/approve",
+                json={"actor": "tg:4242"},
+                headers={"Authorization": f"Bearer {OPERATOR}"},
+            )
             assert approved.status_code == 200, approved.text
         return rid
 
@@ -351,7 +356,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     proc = subprocess.Popen(
         [RELMAN, "serve", "--migrate", "--port", str(port)],
         cwd=home,
-        env=clean_env(LOOM_INTERSERVER_SECRET_KEY=SECRET),
+        env=clean_env(LOOM_INTERSERVER_SECRET_KEY=SECRET, RELMAN_OPERATOR_SECRET=OPERATOR),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -361,7 +366,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         proc.terminate()
         output = proc.communicate(timeout=15)[0].decode()
-    assert SECRET not in output
+    assert SECRET not in output and OPERATOR not in output
 
 
 @dataclass

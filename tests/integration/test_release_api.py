@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from relman.bootstrap import Container
 from relman.config import Settings
 from relman.store.tables import release_events, releases
-from tests.conftest import SECRET
+from tests.conftest import OPERATOR_SECRET, SECRET
 from tests.support.api import PREFIX, create_release, patch_status, release_body, release_detail
 
 HAPPY_PATH = [
@@ -46,7 +46,11 @@ async def test_happy_path_then_rollback_with_every_audit_row(api: httpx.AsyncCli
 
     for status in HAPPY_PATH:
         if status == "manual_test_passed":
-            response = await api.post(f"{PREFIX}/release/{rid}/approve", json={"actor": QA})
+            response = await api.post(
+                f"{PREFIX}/release/{rid}/approve",
+                json={"actor": QA},
+                headers={"Authorization": f"Bearer {OPERATOR_SECRET}"},
+            )
         else:
             response = await patch_status(
                 api, rid, status, note=f"ci says {status}", actor="github-actions"

@@ -360,10 +360,26 @@ def build_authenticator(
                 f"RELMAN_HMAC_SECRET is too short: use at least {HMAC_MIN_SECRET} characters"
             )
         signed = HmacAuthenticator(secret, SeenStore(engine))
-    return ApiAuthenticator(settings.require_secret(), oidc=oidc, signed=signed)
+    secret = settings.require_secret()
+    operator = settings.operator_secret.get_secret_value() if settings.operator_secret else None
+    if operator is not None and (len(operator) < HMAC_MIN_SECRET or operator == secret):
+        raise ConfigError(
+            f"RELMAN_OPERATOR_SECRET must have at least {HMAC_MIN_SECRET} characters and "
+            "differ from LOOM_INTERSERVER_SECRET_KEY"
+        )
+    return ApiAuthenticator(secret, operator_secret=operator, oidc=oidc, signed=signed)
 
 
 _TAG_REF = "refs/tags/"
+
+
+def initiator(principal: Principal, claimed: str) -> str:
+    """Who started a release: for a GitHub OIDC caller the token's ``actor`` (the person who
+    pushed the tag), never the body's claim, so four-eyes cannot be dodged by naming
+    someone else; for other callers the ``initiated_by`` they send (seed 003)."""
+    if principal.method == "oidc":
+        return principal.name.removeprefix("gh:")
+    return claimed
 
 
 def check_release_start(

@@ -72,7 +72,9 @@ class ApiAuthenticator:
        header is an HMAC-signed CI request, checked by ``signed`` (refused when HMAC is
        off);
     2. ``Authorization: Bearer <LOOM_INTERSERVER_SECRET_KEY>`` (seed 003's inter-server
-       secret, compared in constant time) → principal ``ci`` of kind ``service``;
+       secret, compared in constant time) → principal ``ci`` of kind ``service``: creates
+       and reports like CI; ``Authorization: Bearer <RELMAN_OPERATOR_SECRET>`` → principal
+       ``operator``, the only API caller that may relay a person's decision;
     3. ``Authorization: Bearer <JWT>`` → a GitHub Actions OIDC token, checked by ``oidc``
        (refused when OIDC is off).
     """
@@ -81,10 +83,12 @@ class ApiAuthenticator:
         self,
         secret: str,
         *,
+        operator_secret: str | None = None,
         oidc: TokenVerifier | None = None,
         signed: Authenticator | None = None,
     ) -> None:
         self._secret = secret.encode()
+        self._operator = operator_secret.encode() if operator_secret else None
         self._oidc = oidc
         self._signed = signed
 
@@ -103,6 +107,8 @@ class ApiAuthenticator:
             )
         if hmac.compare_digest(token.encode(), self._secret):
             return Principal(name="ci", method="bearer", kind="service")
+        if self._operator is not None and hmac.compare_digest(token.encode(), self._operator):
+            return Principal(name="operator", method="operator", kind="service")
         if looks_like_jwt(token):
             if self._oidc is None:
                 raise Unauthenticated("GitHub OIDC tokens are not enabled on this relman")

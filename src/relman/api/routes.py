@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from relman import __version__
-from relman.api.ci_auth import check_release_start
+from relman.api.ci_auth import check_release_start, initiator
 from relman.api.guard import Principal
 from relman.api.schemas import (
     CreateRelease,
@@ -27,9 +27,9 @@ from relman.api.schemas import (
 )
 from relman.bootstrap import Container
 from relman.bot.webhook import build_webhook_router
-from relman.domain.errors import StoreUnavailable
+from relman.domain.errors import PermissionDenied, StoreUnavailable
 from relman.domain.policy import Actor, identity
-from relman.domain.release import Source
+from relman.domain.release import MAX_RELEASE_ID, Source
 from relman.domain.status import ReleaseStatus
 from relman.services.releases import NewRelease
 from relman.store.db import ping
@@ -39,18 +39,36 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+#: A release id in a path: a positive 32-bit integer (the ``releases.id`` column), so a
+#: huge number is a 422 naming the field rather than a database overflow.
+ReleaseId = Annotated[int, Path(ge=1, le=MAX_RELEASE_ID)]
+
+
 def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def _actor(request: Request, given: str | None) -> Actor:
-    """The acting identity: a CI principal is always itself; the bearer secret (a trusted
-    caller) acts for the ``actor`` it names."""
+def _reporter(request: Request, given: str | None) -> Actor:
+    """Who reports a status: a CI identity is always itself (bound to its repository);
+    the inter-server secret reports as CI under the ``actor`` it names; the operator
+    secret as the person it names."""
     principal: Principal = request.state.principal
     if principal.kind == "ci":
         return Actor(principal.name, ci=True, repository=principal.repository)
-    return Actor(given or principal.name)
+    return Actor(given or principal.name, ci=principal.method != "operator")
+
+
+def _decider(request: Request, given: str) -> Actor:
+    """The person whose decision the operator secret relays; any other caller is CI and
+    may not decide (DESIGN.md §5)."""
+    principal: Principal = request.state.principal
+    if principal.method != "operator":
+        raise PermissionDenied(
+            f"{principal.name}: CI credentials can create and report, never decide; relay "
+            "decisions with RELMAN_OPERATOR_SECRET (or use the bot or the CLI)"
+        )
+    return Actor(given)
 
 
 def build_router(prefix: str) -> APIRouter:
@@ -81,9 +99,10 @@ def build_router(prefix: str) -> APIRouter:
             release_tag=body.release_tag,
             config=_container(request).config,
         )
+        by = initiator(request.state.principal, body.initiated_by)
         release, created = await _container(request).pipeline.start_release(
-            NewRelease(**body.model_dump()),
-            actor=Actor(identity(body.initiated_by), ci=True),
+            NewRelease(**{**body.model_dump(), "initiated_by": by}),
+            actor=Actor(identity(by), ci=True),
             source=Source.API,
         )
         if not created:
@@ -95,11 +114,13 @@ def build_router(prefix: str) -> APIRouter:
         return await _report(request, body.release_id, body)
 
     @router.patch("/release/{release_id}", response_model=ReleaseOut)
-    async def report_status(release_id: int, body: StatusReport, request: Request) -> ReleaseOut:
+    async def report_status(
+        release_id: ReleaseId, body: StatusReport, request: Request
+    ) -> ReleaseOut:
         return await _report(request, release_id, body)
 
     @router.get("/release/{release_id}", response_model=ReleaseDetail)
-    async def get_release(release_id: int, request: Request) -> ReleaseDetail:
+    async def get_release(release_id: ReleaseId, request: Request) -> ReleaseDetail:
         return ReleaseDetail.of(await _container(request).releases.get(release_id))
 
     @router.get("/releases", response_model=ReleaseList)
@@ -119,30 +140,30 @@ def build_router(prefix: str) -> APIRouter:
         )
 
     @router.post("/release/{release_id}/approve", response_model=ReleaseOut)
-    async def approve(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+    async def approve(release_id: ReleaseId, body: Decision, request: Request) -> ReleaseOut:
         release = await _container(request).pipeline.approve(
-            release_id, actor=_actor(request, body.actor), source=Source.API
+            release_id, actor=_decider(request, body.actor), source=Source.API
         )
         return ReleaseOut.of(release)
 
     @router.post("/release/{release_id}/reject", response_model=ReleaseOut)
-    async def reject(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+    async def reject(release_id: ReleaseId, body: Decision, request: Request) -> ReleaseOut:
         release = await _container(request).pipeline.reject(
-            release_id, actor=_actor(request, body.actor), source=Source.API, reason=body.reason
+            release_id, actor=_decider(request, body.actor), source=Source.API, reason=body.reason
         )
         return ReleaseOut.of(release)
 
     @router.post("/release/{release_id}/retry", response_model=ReleaseOut, status_code=201)
-    async def retry(release_id: int, body: Decision, request: Request) -> ReleaseOut:
+    async def retry(release_id: ReleaseId, body: Decision, request: Request) -> ReleaseOut:
         release = await _container(request).pipeline.retry(
-            release_id, actor=_actor(request, body.actor), source=Source.API
+            release_id, actor=_decider(request, body.actor), source=Source.API
         )
         return ReleaseOut.of(release)
 
     @router.post("/services/{service}/rollback", response_model=ReleaseOut)
     async def rollback(service: str, body: RollbackRequest, request: Request) -> ReleaseOut:
         release = await _container(request).pipeline.request_rollback(
-            service, body.to_tag, actor=_actor(request, body.actor), source=Source.API
+            service, body.to_tag, actor=_decider(request, body.actor), source=Source.API
         )
         return ReleaseOut.of(release)
 
@@ -156,7 +177,7 @@ async def _report(request: Request, release_id: int, body: StatusReport) -> Rele
     release = await _container(request).pipeline.report_status(
         release_id,
         body.status,
-        actor=_actor(request, body.actor),
+        actor=_reporter(request, body.actor),
         source=Source.API,
         note=body.note,
         rollback_to_tag=body.rollback_to_tag,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relman.domain.release import Release, ReleaseEvent
+from relman.domain.release import MAX_RELEASE_ID, Release, ReleaseEvent
 from relman.domain.status import ReleaseStatus
 
 # Seed 003 stores these as TEXT; the limits keep one request from filling the table.
@@ -50,7 +50,7 @@ class StatusReport(_Strict):
 class SeedStatusReport(StatusReport):
     """``PATCH {prefix}/release`` — seed 003's form with the id in the body."""
 
-    release_id: int = Field(ge=1)
+    release_id: int = Field(ge=1, le=MAX_RELEASE_ID)
 
 
 _Actor = Field(

@@ -4,7 +4,10 @@ Telegram gives a button 1–64 bytes of ``callback_data`` and hands them back ve
 the button is pressed (Bot API, ``InlineKeyboardButton``). Whatever comes back is
 untrusted: a modified client can send any bytes. So a payload is
 
-    <action>.<release id>.<list>[+].<position>.<signature>    e.g. ``ap.42.a+.0.Xc2v9LqP0aw``
+    <action>.<release id>.<list>[+].<position>[.<current id>].<signature>
+
+e.g. ``ap.42.a+.0.Xc2v9LqP0aw`` or ``ry.41.s.1.42.Xc2v9LqP0aw``
+
 
 - ``action``: an opaque short id (:class:`Act`);
 - ``release id``: a positive integer, ``0`` where no release is meant (menu, lists);
@@ -12,6 +15,10 @@ untrusted: a modified client can send any bytes. So a payload is
   failed, ``n`` no list (a notification);
   ``+`` when the list has an older card after this one (for the ▶️ button);
 - ``position``: the card's place in that list (0 = newest), for the ◀️ / ▶️ buttons;
+- ``current id``: on ✅ Да, откатить (``ry``) only, and required there — the id of the
+  release that was in production when the confirmation was shown. The confirmation names
+  that release's tag, so the rollback is refused when production has moved on since (a
+  newer release deployed meanwhile): the user confirmed rolling back *that* release;
 - ``signature``: the first 64 bits of HMAC-SHA256 over the rest, keyed by a secret derived
   from the bot token, base64url.
 
@@ -36,10 +43,12 @@ from relman.domain.errors import InvalidInput
 MAX_CALLBACK_BYTES = 64
 #: The largest list position a button may carry (the release list reads at most 200 rows).
 MAX_POSITION = 198
+#: The largest release id a button may carry (18 digits).
+MAX_ID = 10**18 - 1
 _SIG_BYTES = 8
 _SHAPE = re.compile(
     r"^(?P<act>[a-z]{1,2})\.(?P<rid>0|[1-9][0-9]{0,17})\.(?P<lst>[asfn])(?P<more>\+?)"
-    r"\.(?P<pos>0|[1-9][0-9]{0,2})\.(?P<sig>[A-Za-z0-9_-]{11})$"
+    r"\.(?P<pos>0|[1-9][0-9]{0,2})(?:\.(?P<cur>[1-9][0-9]{0,17}))?\.(?P<sig>[A-Za-z0-9_-]{11})$"
 )
 
 
@@ -82,13 +91,17 @@ class BadCallback(InvalidInput):
 @dataclass(frozen=True, slots=True)
 class Press:
     """A decoded button: ``act`` on release ``release_id`` (0: none), shown as card number
-    ``position`` of list ``lst``, which has an older card after it when ``more``."""
+    ``position`` of list ``lst``, which has an older card after it when ``more``.
+
+    ``current_id`` is set on :attr:`Act.ROLLBACK_YES` only (and required there): the
+    release that was in production when the confirmation was shown."""
 
     act: Act
     release_id: int = 0
     lst: Lst = Lst.NONE
     position: int = 0
     more: bool = False
+    current_id: int = 0
 
 
 def signing_key(token: str) -> bytes:
@@ -105,13 +118,22 @@ def _sign(key: bytes, body: str) -> str:
 def encode(key: bytes, press: Press) -> str:
     """The signed ``callback_data`` for ``press``; at most 64 bytes.
 
-    Raises :class:`ValueError` for a negative id or a position beyond
-    :data:`MAX_POSITION` (a programming error, never user input).
+    Raises :class:`ValueError` for an id outside ``0..MAX_ID``, a position beyond
+    :data:`MAX_POSITION`, or a ``current_id`` on any button but
+    :attr:`Act.ROLLBACK_YES` / none on that one (a programming error, never user input).
     """
-    if press.release_id < 0 or not 0 <= press.position <= MAX_POSITION:
+    confirm = press.act is Act.ROLLBACK_YES
+    if (
+        not 0 <= press.release_id <= MAX_ID
+        or not 0 <= press.position <= MAX_POSITION
+        or not 0 <= press.current_id <= MAX_ID
+        or confirm != (press.current_id > 0)
+    ):
         raise ValueError(f"cannot encode {press}")
     more = "+" if press.more else ""
     body = f"{press.act.value}.{press.release_id}.{press.lst.value}{more}.{press.position}"
+    if confirm:
+        body = f"{body}.{press.current_id}"
     data = f"{body}.{_sign(key, body)}"
     if len(data.encode("ascii")) > MAX_CALLBACK_BYTES:  # pragma: no cover - bounded above
         raise ValueError(f"callback_data over {MAX_CALLBACK_BYTES} bytes: {data}")
@@ -121,7 +143,8 @@ def encode(key: bytes, press: Press) -> str:
 def decode(key: bytes, data: str | None) -> Press:
     """The :class:`Press` inside ``data``; raises :class:`BadCallback` unless ``data`` is
     exactly what :func:`encode` makes with ``key`` (shape, known action and list, position
-    in range, matching signature — compared in constant time)."""
+    in range, a current id exactly on ✅ Да, откатить, matching signature — compared in
+    constant time)."""
     if not data or len(data) > MAX_CALLBACK_BYTES:
         raise BadCallback()
     match = _SHAPE.match(data)
@@ -135,7 +158,7 @@ def decode(key: bytes, data: str | None) -> Press:
     except ValueError:
         raise BadCallback() from None
     position = int(match["pos"])
-    if position > MAX_POSITION:
+    if position > MAX_POSITION or (act is Act.ROLLBACK_YES) != (match["cur"] is not None):
         raise BadCallback()
     return Press(
         act=act,
@@ -143,4 +166,5 @@ def decode(key: bytes, data: str | None) -> Press:
         lst=lst,
         position=position,
         more=bool(match["more"]),
+        current_id=int(match["cur"] or 0),
     )

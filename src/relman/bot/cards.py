@@ -193,16 +193,16 @@ def confirm_screen(
     """The rollback confirmation (seed 003, "Процесс отката") for putting
     ``release.service_name`` back on ``release.release_tag`` while ``current`` is in
     production; without a current release, or when it already runs that tag, a note and
-    only [Назад]."""
+    only [Назад]. ✅ Да, откатить is bound to ``current`` (its id is signed into the
+    button)."""
     t = view.texts
     service = esc(release.service_name, MAX_NAME)
     target = esc(release.release_tag, MAX_TAG)
+    current_id = 0
     if current is None:
         text = t.confirm_nothing.format(service=service)
-        can = False
     elif current.release_tag == release.release_tag:
         text = t.confirm_same.format(service=service, tag=target)
-        can = False
     else:
         text = t.confirm.format(
             service=service,
@@ -210,9 +210,9 @@ def confirm_screen(
             target=target,
             when=when(release.completed_at, view.tz),
         )
-        can = True
+        current_id = current.id or 0
     markup = keyboards.confirm_rollback(
-        view.key, t, release, lst=lst, position=position, more=more, can_confirm=can
+        view.key, t, release, lst=lst, position=position, more=more, current_id=current_id
     )
     return Screen(text, markup)
 

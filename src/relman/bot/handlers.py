@@ -48,6 +48,7 @@ from relman.domain.errors import (
 from relman.domain.policy import Actor
 from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus
+from relman.services.pipeline import ProductionMoved
 
 log = logging.getLogger("relman.bot")
 
@@ -67,6 +68,8 @@ def refusal(t: Texts, exc: RelmanError) -> str:
         return t.bad_button
     if isinstance(exc, PermissionDenied):
         return t.no_permission
+    if isinstance(exc, ProductionMoved):
+        return t.rollback_moved
     if isinstance(exc, EnvironmentLocked):
         return t.busy
     if isinstance(exc, IllegalTransition):
@@ -236,7 +239,12 @@ def build_router() -> Router:
         query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
     ) -> None:
         """✅ Да, откатить: put the service back on the chosen release's tag; the card of
-        the release being rolled back replaces the confirmation."""
+        the release being rolled back replaces the confirmation.
+
+        The button carries the release that was in production when the confirmation was
+        shown (``press.current_id``); when another one is there now (a newer release was
+        deployed meanwhile), the confirmation is stale — it named another "current tag" —
+        and the press is refused without changing anything."""
         try:
             chosen = await bot_ctx.container.releases.get(press.release_id)
             moved = await bot_ctx.container.pipeline.request_rollback(
@@ -244,6 +252,7 @@ def build_router() -> Router:
                 chosen.release_tag,
                 actor=actor_of(query.from_user),
                 source=Source.BOT,
+                expected_current=press.current_id,
             )
         except RelmanError as exc:
             await query.answer(refusal(texts, exc), show_alert=True)

@@ -85,14 +85,19 @@ def confirm_rollback(
     lst: Lst,
     position: int,
     more: bool,
-    can_confirm: bool,
+    current_id: int,
 ) -> InlineKeyboardMarkup:
     """[✅ Да, откатить] [Назад] (seed 003, "Процесс отката"); only [Назад] when there is
-    nothing to confirm. [Назад] returns to the release's card."""
+    nothing to confirm (``current_id`` 0). [Назад] returns to the release's card.
+
+    ✅ Да, откатить carries ``current_id``, the release in production the confirmation
+    names, so a press after production has moved on is refused (not applied to another
+    release than the one confirmed)."""
     here = Press(Act.CARD, release.id or 0, lst, position, more)
     row = [_button(key, t.btn_back, here)]
-    if can_confirm:
-        row.insert(0, _button(key, t.btn_confirm_yes, replace(here, act=Act.ROLLBACK_YES)))
+    if current_id > 0:
+        yes = replace(here, act=Act.ROLLBACK_YES, current_id=current_id)
+        row.insert(0, _button(key, t.btn_confirm_yes, yes))
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 

@@ -40,6 +40,7 @@ from relman.bootstrap import Container
 from relman.bot.callbacks import signing_key
 from relman.bot.context import BotContext
 from relman.bot.handlers import build_router
+from relman.bot.redact import scrub
 from relman.bot.sink import TelegramSink
 from relman.bot.texts import texts_for
 from relman.config import Settings
@@ -302,7 +303,7 @@ async def register_webhook(settings: Settings, url: str, *, drop_pending_updates
         raise _unreachable(settings, exc, token) from None
     except TelegramAPIError as exc:
         raise TelegramUnavailable(
-            f"Telegram refused the webhook: {_scrub(exc.message, token)}"
+            f"Telegram refused the webhook: {scrub(exc.message, token)}"
         ) from None
     finally:
         await bot.session.close()
@@ -318,7 +319,7 @@ async def unregister_webhook(settings: Settings) -> None:
     except TelegramNetworkError as exc:
         raise _unreachable(settings, exc, token) from None
     except TelegramAPIError as exc:
-        raise TelegramUnavailable(f"Telegram refused: {_scrub(exc.message, token)}") from None
+        raise TelegramUnavailable(f"Telegram refused: {scrub(exc.message, token)}") from None
     finally:
         await bot.session.close()
 
@@ -330,15 +331,10 @@ def _require_token(settings: Settings) -> str:
     return token
 
 
-def _scrub(message: str, token: str) -> str:
-    """``message`` without the token (an HTTP client error may quote the request URL)."""
-    return message.replace(token, "***")
-
-
 def _unreachable(settings: Settings, exc: TelegramAPIError, token: str) -> TelegramUnavailable:
     return TelegramUnavailable(
         f"cannot reach the Bot API at {settings.telegram_api_url} "
-        f"(RELMAN_TELEGRAM_API_URL): {_scrub(exc.message, token)}"
+        f"(RELMAN_TELEGRAM_API_URL): {scrub(exc.message, token)}"
     )
 
 

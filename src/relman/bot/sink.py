@@ -10,8 +10,9 @@
 task sends the queue in order; when Telegram answers 429 it waits the ``retry_after``
 seconds Telegram asks for (Bot API, ``ResponseParameters``) and tries again, at most
 ``max_attempts`` times and never waiting more than ``max_wait`` seconds in all for one
-message. A message that still cannot be sent is logged (kind and Telegram's description,
-never the text) and dropped; a notice is best effort (DESIGN.md, notify).
+message. A message that still cannot be sent is logged (kind and Telegram's description
+with the bot token scrubbed out, never the text) and dropped; a notice is best effort
+(DESIGN.md, notify).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramR
 
 from relman.bot import cards
 from relman.bot.context import BotContext
+from relman.bot.redact import scrub
 from relman.notify import Notice
 
 log = logging.getLogger("relman.bot.sink")
@@ -116,7 +118,10 @@ class TelegramSink:
             try:
                 await self._deliver(item)
             except Exception as exc:  # a notice is best effort: log, keep going
-                description = exc.message if isinstance(exc, TelegramAPIError) else ""
+                # A client error may quote the request URL, which holds the token.
+                description = (
+                    scrub(exc.message, self._bot.token) if isinstance(exc, TelegramAPIError) else ""
+                )
                 log.warning(
                     "telegram notice %s to chat %s not sent: %s %s",
                     item.kind,

@@ -87,6 +87,7 @@ class Texts:
     bad_button: str
     bad_input: str
     no_rollback: str
+    rollback_moved: str  # production changed since the rollback confirmation was shown
     unavailable: str
     failed: str
 
@@ -226,6 +227,7 @@ RU = Texts(
     bad_button="⚠️ Эта кнопка устарела или недействительна",
     bad_input="⚠️ Некорректный запрос",
     no_rollback="⚠️ Откатить на эту версию нельзя: её нет среди успешных деплоев production",
+    rollback_moved="⚠️ В продакшене уже другая версия — откройте откат заново",
     unavailable="⏳ Сервис временно недоступен, попробуйте позже",
     failed="⚠️ Не получилось выполнить действие",
     statuses=_RU_STATUSES,
@@ -324,6 +326,7 @@ EN = Texts(
     bad_button="⚠️ This button is outdated or invalid",
     bad_input="⚠️ Invalid request",
     no_rollback="⚠️ Cannot roll back to this version: it never ran healthy in production",
+    rollback_moved="⚠️ Production is on another version now — open the rollback again",
     unavailable="⏳ Temporarily unavailable, try again later",
     failed="⚠️ Could not do that",
     statuses=_EN_STATUSES,

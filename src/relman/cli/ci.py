@@ -35,6 +35,7 @@ from relman.deploy import DeployResult
 from relman.deploy.progress import Progress
 from relman.domain.errors import NotFound, RelmanError
 from relman.domain.policy import Actor
+from relman.domain.release import MAX_RELEASE_ID
 from relman.domain.version import parse_release_tag
 from relman.store.db import ping, upgrade
 
@@ -55,7 +56,10 @@ def _group() -> None:
 ServiceOption = Annotated[str, typer.Option("--service", help="Service name from relman.toml.")]
 TagOption = Annotated[str, typer.Option("--tag", help="Version tag, e.g. v1.2.3.")]
 ReleaseIdOption = Annotated[
-    int, typer.Option("--release-id", min=1, help="relman release id (from release-start).")
+    int,
+    typer.Option(
+        "--release-id", min=1, max=MAX_RELEASE_ID, help="relman release id (from release-start)."
+    ),
 ]
 
 

@@ -24,7 +24,7 @@ from relman.cli import app
 from relman.cli._common import console, run, with_container
 from relman.cli.deploy import cli_actor
 from relman.domain.policy import Actor
-from relman.domain.release import Release, Source
+from relman.domain.release import MAX_RELEASE_ID, Release, Source
 from relman.services.pipeline import Timeline
 from relman.services.releases import NewRelease
 
@@ -120,7 +120,7 @@ def start(
 
 @release_app.command("approve")
 def approve(
-    release_id: Annotated[int, typer.Argument(help="Release id.")],
+    release_id: Annotated[int, typer.Argument(help="Release id.", min=1, max=MAX_RELEASE_ID)],
     run_jobs: RunOption = True,
 ) -> None:
     """QA passed: promote the release to production (role qa; not your own release)."""
@@ -129,7 +129,7 @@ def approve(
 
 @release_app.command("reject")
 def reject(
-    release_id: Annotated[int, typer.Argument(help="Release id.")],
+    release_id: Annotated[int, typer.Argument(help="Release id.", min=1, max=MAX_RELEASE_ID)],
     reason: Annotated[str, typer.Option(help="Why it failed testing.")] = "",
 ) -> None:
     """QA failed: the release ends as manual_test_failed (role qa)."""
@@ -154,7 +154,9 @@ def rollback(
 
 @release_app.command("retry")
 def retry(
-    release_id: Annotated[int, typer.Argument(help="Id of a release that failed on stage.")],
+    release_id: Annotated[
+        int, typer.Argument(help="Id of a release that failed on stage.", min=1, max=MAX_RELEASE_ID)
+    ],
     run_jobs: RunOption = True,
 ) -> None:
     """Start a release that failed on stage again, as a new release (role releaser)."""
@@ -162,7 +164,9 @@ def retry(
 
 
 @release_app.command("show")
-def show(release_id: Annotated[int, typer.Argument(help="Release id.")]) -> None:
+def show(
+    release_id: Annotated[int, typer.Argument(help="Release id.", min=1, max=MAX_RELEASE_ID)],
+) -> None:
     """Show a release, its audit timeline with the time between events, and its deploys."""
     render_timeline(run(with_container(lambda c: c.pipeline.timeline(release_id))))
 

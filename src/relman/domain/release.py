@@ -24,6 +24,9 @@ class Source(StrEnum):
 
 SYSTEM_ACTOR = "system"
 
+#: The largest release id (``releases.id`` is a 32-bit integer on PostgreSQL).
+MAX_RELEASE_ID = 2**31 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class ReleaseEvent:

@@ -14,6 +14,7 @@ the same lock and history row as a tag deploy (the row's ``tag`` is the branch n
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Collection
@@ -44,6 +45,8 @@ from relman.domain.errors import (
 from relman.domain.version import parse_release_tag
 from relman.services.releases import Clock, utcnow
 from relman.store.deployments import Deployment, DeploymentKind, DeploymentStore, LockInfo
+
+log = logging.getLogger("relman.deploys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +340,30 @@ class DeployService:
             for name in env.hosts
         }
         return LockReport(held, held is not None and _owner_dead(held.owner), hosts)
+
+    async def free_locks_of(self, service: str, environment: str, *, process: str) -> bool:
+        """Free the deploy locks of ``service`` on ``environment`` that a dead process
+        (``machine:pid``) held: its host lock dirs first — so no newer deploy can have
+        taken them — then the database row, only if that process owns it. Returns whether
+        the row was freed. An unreachable host is logged and left (``relman lock status``
+        shows its lock as stale)."""
+        svc, env = self.target(service, environment)
+        held = await self._store.lock(service, environment)
+        if held is None or not held.owner.startswith(process + ":"):
+            return False
+        for name in env.hosts:
+            try:
+                await release_lock(
+                    self._config.hosts[name],
+                    svc,
+                    host_name=name,
+                    service_name=service,
+                    force=True,
+                    transport_factory=self._transports,
+                )
+            except RelmanError as exc:
+                log.warning("could not free the lock on host %s: %s", name, exc)
+        return await self._store.release_lock(service, environment, owner=held.owner)
 
     async def release_locks(
         self, service: str, environment: str, *, force: bool = False

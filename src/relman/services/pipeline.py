@@ -32,7 +32,7 @@ from relman.domain.errors import (
 from relman.domain.policy import SYSTEM, Action, Actor, Roles, authorize, authorize_report
 from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus
-from relman.domain.version import parse_release_tag
+from relman.domain.version import is_release_tag, parse_release_tag
 from relman.notify import Notice, NoticeKind, Notifier
 from relman.services.deploys import DeployOutcome, DeployService, DevDeployOutcome
 from relman.services.releases import Clock, NewRelease, ReleaseService, utcnow
@@ -46,15 +46,29 @@ S = ReleaseStatus
 STAGE = "stage"
 PRODUCTION = "production"
 
-#: Where an interrupted job leaves its release (DESIGN.md §5: never silently stuck).
-_INTERRUPTED_TO: Mapping[ReleaseStatus, ReleaseStatus] = {
-    S.INITIATED: S.STAGING_FAILED,
-    S.BUILDING: S.STAGING_FAILED,
-    S.STAGE_DEPLOY: S.STAGING_FAILED,
-    S.MANUAL_TEST_PASSED: S.DEPLOYING,  # then production_failed (the table's only way)
-    S.DEPLOYING: S.PRODUCTION_FAILED,
-    S.ROLLBACK: S.ROLLBACK_FAILED,
+#: The statuses a job may find its release in when it runs (a re-run after a crash finds
+#: it one step further); anywhere else the job no longer applies and leaves it alone.
+_JOB_STARTS: Mapping[JobKind, frozenset[ReleaseStatus]] = {
+    "stage_deploy": frozenset({S.BUILDING, S.STAGE_DEPLOY}),
+    "production_deploy": frozenset({S.MANUAL_TEST_PASSED, S.DEPLOYING}),
+    "rollback": frozenset({S.ROLLBACK}),
 }
+
+#: Where a failed or interrupted job leaves its release, by job kind and the status the job
+#: left it in (DESIGN.md §5: never silently stuck). manual_test_passed can only fail
+#: through deploying (the transition table's one way out).
+_JOB_FAILS: Mapping[JobKind, Mapping[ReleaseStatus, tuple[ReleaseStatus, ...]]] = {
+    "stage_deploy": {S.BUILDING: (S.STAGING_FAILED,), S.STAGE_DEPLOY: (S.STAGING_FAILED,)},
+    "production_deploy": {
+        S.MANUAL_TEST_PASSED: (S.DEPLOYING, S.PRODUCTION_FAILED),
+        S.DEPLOYING: (S.PRODUCTION_FAILED,),
+    },
+    "rollback": {S.ROLLBACK: (S.ROLLBACK_FAILED,)},
+}
+
+_STAGE_STATUSES = frozenset({S.BUILDING, S.STAGE_DEPLOY, S.MANUAL_TESTING, S.STAGING_FAILED})
+_PRODUCTION_STATUSES = frozenset({S.DEPLOYING, S.DEPLOYED, S.PRODUCTION_FAILED})
+_ROLLBACK_STATUSES = frozenset({S.ROLLBACK, S.ROLLBACK_DONE, S.ROLLBACK_FAILED})
 
 _NOTICE_FOR: Mapping[ReleaseStatus, NoticeKind] = {
     S.MANUAL_TESTING: NoticeKind.READY_FOR_TESTING,
@@ -77,6 +91,25 @@ class AlreadyDecided(Conflict):
             f"release {release.id} was already decided: it is {release.status.value}",
             current=release.status.value,
         )
+
+
+class ProductionMoved(Conflict):
+    """Production is on another release than the one a confirmation was made for."""
+
+    code = "production_moved"
+
+    def __init__(self, service: str, expected: int, current: Release) -> None:
+        super().__init__(
+            f"{service}: production is on release {current.id} ({current.release_tag}) now, "
+            f"not release {expected}; look again before rolling back"
+        )
+
+
+class NotReportable(Conflict):
+    """A status relman sets itself for this service (its worker deploys there), reported
+    from outside."""
+
+    code = "not_reportable"
 
 
 class WorkflowDispatcher(Protocol):
@@ -198,7 +231,13 @@ class PipelineService:
         return release
 
     async def request_rollback(
-        self, service: str, to_tag: str, *, actor: Actor, source: Source
+        self,
+        service: str,
+        to_tag: str,
+        *,
+        actor: Actor,
+        source: Source,
+        expected_current: int | None = None,
     ) -> Release:
         """Put ``service``'s production back on ``to_tag`` (seed 003 "Процесс отката"): the
         release now in production goes to ``rollback`` with ``rollback_to_tag`` and the
@@ -206,14 +245,19 @@ class PipelineService:
 
         ``to_tag`` must have been deployed healthy to production before. Raises
         :class:`PermissionDenied` (audited; role ``releaser`` or ``admin``),
-        :class:`NotFound` (nothing in production), :class:`InvalidInput` (``to_tag``).
+        :class:`NotFound` (nothing in production), :class:`InvalidInput` (``to_tag``),
+        :class:`AlreadyDecided` (the release moved meanwhile), :class:`ProductionMoved`
+        when ``expected_current`` (the release the person saw in production when they
+        confirmed) is no longer the one there.
         """
         parse_release_tag(to_tag, field="to_tag")
-        current = await self._store.current_deployed(service)
+        current = await self.current_deployed(service)
         if current is None:
             raise NotFound(f"no release of {service} is deployed to production")
+        if expected_current is not None and current.id != expected_current:
+            raise ProductionMoved(service, expected_current, current)
         await self._authorize(current, actor, Action.ROLLBACK, S.ROLLBACK, source)
-        if to_tag == current.release_tag:
+        if to_tag == (await self._production_tag(service) or current.release_tag):
             raise InvalidInput("to_tag", f"{service} is already on {to_tag}")
         history = await self._deployments.history(service, PRODUCTION, limit=500)
         if not any(d.tag == to_tag and d.status == "succeeded" for d in history):
@@ -233,7 +277,8 @@ class PipelineService:
 
     async def retry(self, release_id: int, *, actor: Actor, source: Source) -> Release:
         """Start a release that failed on stage (``staging_failed``, e.g. a host was down)
-        again: a new release of the same tag, linked in its run id. Raises
+        again: a new release of the same tag, linked in its run id (``retry-of-<id>``);
+        asking again returns that same new release. Raises
         :class:`PermissionDenied` (audited; ``releaser``/``admin``), :class:`Conflict` for
         any other status."""
         failed = await self._releases.get(release_id)
@@ -243,13 +288,14 @@ class PipelineService:
                 f"release {release_id} is {failed.status.value}; only a release that "
                 "failed on stage can be retried"
             )
-        attempt = sum(1 for e in failed.events if e.kind == "transition") + 1
         release, _ = await self.start_release(
             NewRelease(
                 service_name=failed.service_name,
                 release_tag=failed.release_tag,
                 initiated_by=failed.initiated_by,
-                github_run_id=f"retry-of-{release_id}-{attempt}-{self._clock():%H%M%S%f}",
+                # One retry per failed release, however often it is asked for (the
+                # (service, tag, run id) key makes concurrent retries one release).
+                github_run_id=f"retry-of-{release_id}",
                 github_action_link=failed.github_action_link,
                 github_ref=failed.github_ref,
             ),
@@ -271,11 +317,17 @@ class PipelineService:
         """A status reported by CI (seed 003 ``PATCH /release``); notifies on statuses
         people must hear about.
 
-        A QA decision is not a report: ``manual_test_passed`` / ``manual_test_failed`` are
-        refused here for every caller (audited, :class:`PermissionDenied`) — they go
-        through :meth:`approve` / :meth:`reject`, where the policy and four-eyes apply
-        (DESIGN.md §5: CI can never approve). Raises like
-        :meth:`ReleaseService.report_status` otherwise.
+        Refused, audited:
+
+        * a QA decision (``manual_test_passed`` / ``manual_test_failed``), for every
+          caller — it goes through :meth:`approve` / :meth:`reject`, where the policy and
+          four-eyes apply (DESIGN.md §5: CI can never approve): :class:`PermissionDenied`;
+        * a repository-bound CI identity reporting on another repository's service:
+          :class:`PermissionDenied`;
+        * a status relman sets itself for this service (its worker deploys that
+          environment; rollbacks always run on the worker): :class:`NotReportable`.
+
+        Raises like :meth:`ReleaseService.report_status` otherwise.
         """
         if actor.repository is not None:
             release = await self._releases.get(release_id)
@@ -283,15 +335,7 @@ class PipelineService:
             try:
                 authorize_report(actor, service.github_repository if service else None, release)
             except PermissionDenied as exc:
-                await self._store.add_event(
-                    release.refusal(
-                        status,
-                        actor=actor.audit_name,
-                        source=source,
-                        at=self._clock(),
-                        reason=str(exc),
-                    )
-                )
+                await self._refuse(release, status, actor, source, str(exc))
                 raise
         if status in (S.MANUAL_TEST_PASSED, S.MANUAL_TEST_FAILED):
             release = await self._releases.get(release_id)
@@ -300,12 +344,14 @@ class PipelineService:
                 f"{actor.id}: {status.value} is QA's decision, not a status report; "
                 f"{verb} the release instead (role qa)"
             )
-            await self._store.add_event(
-                release.refusal(
-                    status, actor=actor.audit_name, source=source, at=self._clock(), reason=reason
-                )
-            )
+            await self._refuse(release, status, actor, source, reason)
             raise PermissionDenied(reason)
+        release = await self._releases.get(release_id)
+        owner = self._reported_by_relman(release.service_name, status)
+        if owner:
+            reason = f"{actor.id}: {status.value} is set by relman here ({owner}), not reported"
+            await self._refuse(release, status, actor, source, reason)
+            raise NotReportable(reason)
         release = await self._releases.report_status(
             release_id,
             status,
@@ -348,8 +394,22 @@ class PipelineService:
         return outcome
 
     async def current_deployed(self, service: str) -> Release | None:
-        """The release of ``service`` now in production (``None`` when none)."""
+        """The release of ``service`` now in production (``None`` when none): the
+        ``deployed`` release of the tag production last ran healthy (from the deploy
+        history, so a rollback to an older release counts), else the one deployed last."""
+        tag = await self._production_tag(service)
+        if tag is not None:
+            release = await self._store.current_deployed(service, tag=tag)
+            if release is not None:
+                return release
         return await self._store.current_deployed(service)
+
+    async def _production_tag(self, service: str) -> str | None:
+        """The tag production last ran healthy (a deploy or a rollback), from the history."""
+        for deployment in await self._deployments.history(service, PRODUCTION, limit=50):
+            if deployment.status == "succeeded" and is_release_tag(deployment.tag):
+                return deployment.tag
+        return None
 
     async def timeline(self, release_id: int) -> Timeline:
         """A release with its audit events and its deploys (log and evidence paths).
@@ -362,8 +422,17 @@ class PipelineService:
     async def execute(self, job: Job) -> JobOutcome:
         """Run a claimed job to its end and move its release accordingly (called by the
         worker). Never raises for a failing deploy: the release ends in the failure status
-        with the reason, and people are notified."""
+        with the reason, and people are notified. A job whose release has moved elsewhere
+        (decided, rolled back, failed meanwhile) ends without touching it. Raises
+        :class:`StoreUnavailable` when the database fails."""
         release = await self._releases.get(job.release_id)
+        if release.status not in _JOB_STARTS[job.kind]:
+            return JobOutcome(
+                release,
+                False,
+                f"release {release.id} is {release.status.value}; the "
+                f"{job.kind.replace('_', ' ')} no longer applies",
+            )
         try:
             if job.kind == "stage_deploy":
                 return await self._stage(release, job)
@@ -376,26 +445,30 @@ class PipelineService:
             log.exception("job %s (%s) crashed", job.id, job.kind)
             return await self._fail_job(job, f"internal error: {type(exc).__name__}")
 
+    async def release_of(self, job: Job) -> Release:
+        """The release a job works on. Raises :class:`ReleaseNotFound`."""
+        return await self._releases.get(job.release_id)
+
     async def interrupt(self, job: Job, *, reason: str) -> Release | None:
         """A job whose worker died: move its release to the matching failure status with
-        ``reason``, free the deploy lock it held and notify. Returns the release, or
-        ``None`` when the release had already moved past the job."""
+        ``reason``, free the deploy locks that worker's process held and notify. Returns
+        the release, or ``None`` when the release had already moved past the job (then
+        nothing else is touched)."""
         release = await self._releases.get(job.release_id)
-        environment = self._job_environment(job)
-        try:
-            await self._deploys.release_locks(release.service_name, environment, force=True)
-        except RelmanError as exc:
-            log.warning("could not free the lock of job %s: %s", job.id, exc)
-        moved = await self._fail_release(release, reason)
+        moved = await self._fail_release(release, job.kind, reason)
         if moved is None:
             return None
+        environment = STAGE if job.kind == "stage_deploy" else PRODUCTION
+        process = ":".join(job.owner.split(":")[:2])  # machine:pid of the dead worker
+        await self._deploys.free_locks_of(release.service_name, environment, process=process)
         await self._notifier.notify(Notice(NoticeKind.INTERRUPTED, moved, detail=reason))
         return moved
 
     async def _stage(self, release: Release, job: Job) -> JobOutcome:
-        release = await self._move(
-            release, S.STAGE_DEPLOY, SYSTEM, Source.WORKER, "deploying to stage"
-        )
+        if release.status is S.BUILDING:
+            release = await self._move(
+                release, S.STAGE_DEPLOY, SYSTEM, Source.WORKER, "deploying to stage"
+            )
         outcome = await self._deploys.deploy(
             release.service_name,
             release.release_tag,
@@ -422,9 +495,14 @@ class PipelineService:
 
     async def _production(self, release: Release, job: Job) -> JobOutcome:
         approver = str(job.payload.get("actor") or SYSTEM.id)
-        release = await self._move(
-            release, S.DEPLOYING, SYSTEM, Source.WORKER, f"production deploy approved by {approver}"
-        )
+        if release.status is S.MANUAL_TEST_PASSED:
+            release = await self._move(
+                release,
+                S.DEPLOYING,
+                SYSTEM,
+                Source.WORKER,
+                f"production deploy approved by {approver}",
+            )
         sha = str(job.payload.get("sha") or "") or None
         outcome = await self._deploys.deploy(
             release.service_name,
@@ -487,20 +565,20 @@ class PipelineService:
 
     async def _fail_job(self, job: Job, error: str) -> JobOutcome:
         release = await self._releases.get(job.release_id)
-        moved = await self._fail_release(release, error)
+        moved = await self._fail_release(release, job.kind, error)
         if moved is not None:
             await self._notify(moved, detail=error)
             release = moved
         return JobOutcome(release, False, error)
 
-    async def _fail_release(self, release: Release, reason: str) -> Release | None:
-        """Move ``release`` from where its job left it to the failure status."""
-        target = _INTERRUPTED_TO.get(release.status)
-        if target is None:
+    async def _fail_release(self, release: Release, kind: JobKind, reason: str) -> Release | None:
+        """Move ``release`` from where a ``kind`` job left it to the failure status; ``None``
+        when the release is not where such a job leaves it (it moved on)."""
+        path = _JOB_FAILS[kind].get(release.status)
+        if path is None:
             return None
-        release = await self._move(release, target, SYSTEM, Source.WORKER, reason)
-        if target is S.DEPLOYING:
-            release = await self._move(release, S.PRODUCTION_FAILED, SYSTEM, Source.WORKER, reason)
+        for status in path:
+            release = await self._move(release, status, SYSTEM, Source.WORKER, reason)
         return release
 
     # --- helpers --------------------------------------------------------------------
@@ -544,12 +622,33 @@ class PipelineService:
         try:
             authorize(self._roles, actor, action, release)
         except PermissionDenied as exc:
-            await self._store.add_event(
-                release.refusal(
-                    wanted, actor=actor.audit_name, source=source, at=self._clock(), reason=str(exc)
-                )
-            )
+            await self._refuse(release, wanted, actor, source, str(exc))
             raise
+
+    async def _refuse(
+        self, release: Release, wanted: ReleaseStatus, actor: Actor, source: Source, reason: str
+    ) -> None:
+        """Audit that ``actor`` asked for ``wanted`` and was refused for ``reason``."""
+        await self._store.add_event(
+            release.refusal(
+                wanted, actor=actor.audit_name, source=source, at=self._clock(), reason=reason
+            )
+        )
+
+    def _reported_by_relman(self, service: str, status: ReleaseStatus) -> str:
+        """Why relman itself sets ``status`` for ``service`` (so nobody may report it), or
+        "" when a report is expected: stage and production statuses when relman's worker
+        deploys that environment (``executor = "local"``); rollback statuses for every
+        configured service (rollbacks always run on relman's worker)."""
+        if service not in self._config.services:
+            return ""  # seed mode: CI drives this release entirely
+        if status in _ROLLBACK_STATUSES:
+            return "rollbacks run on relman's worker"
+        if status in _STAGE_STATUSES and self._runs_locally(service, STAGE):
+            return "stage is deployed by relman's worker"
+        if status in _PRODUCTION_STATUSES and self._runs_locally(service, PRODUCTION):
+            return "production is deployed by relman's worker"
+        return ""
 
     async def _stage_sha(self, release_id: int) -> str:
         for deployment in reversed(await self._deployments.for_release(release_id)):
@@ -602,10 +701,6 @@ class PipelineService:
 
     def _runs_locally(self, service: str, environment: str) -> bool:
         return self._executor(service, environment) == "local"
-
-    def _job_environment(self, job: Job) -> str:
-        kind: JobKind = job.kind
-        return STAGE if kind == "stage_deploy" else PRODUCTION
 
 
 def _id(release: Release) -> int:

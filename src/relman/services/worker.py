@@ -80,24 +80,41 @@ class Worker:
         return recovered
 
     async def run_once(self) -> JobOutcome | None:
-        """Claim and run one queued job; ``None`` when the queue is empty."""
+        """Claim and run one queued job; ``None`` when the queue is empty.
+
+        If the job stops being ours while it runs (its heartbeats stopped reaching the
+        database long enough for another worker to declare it interrupted), the deploy is
+        cancelled: the other worker has already failed the release and freed its locks, so
+        going on could deploy twice. Raises :class:`StoreUnavailable` when the database
+        fails.
+        """
         job = await self._jobs.claim(self.owner, at=self._clock())
         if job is None:
             return None
-        beat = asyncio.create_task(self._heartbeat(job))
+        work = asyncio.create_task(self._pipeline.execute(job))
+        beat = asyncio.create_task(self._heartbeat(job, work))
         try:
-            outcome = await self._pipeline.execute(job)
+            outcome = await work
+        except asyncio.CancelledError:
+            if not beat.done() or beat.cancelled():
+                raise  # we are being stopped, not the job taken away
+            log.error("job %s was taken over while it ran; its deploy was cancelled", job.id)
+            release = await self._pipeline.release_of(job)
+            return JobOutcome(release, False, "job taken over after lost heartbeats")
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            if not beat.done():
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
         await self._jobs.finish(
             job.id, self.owner, ok=outcome.ok, at=self._clock(), error=outcome.error
         )
         return outcome
 
     async def run_until_idle(self) -> list[JobOutcome]:
-        """Run jobs until none is queued (used by ``relman demo`` and the CLI)."""
+        """Recover jobs of dead workers, then run jobs until none is queued (``relman
+        demo`` and the CLI's ``--run``)."""
+        await self.recover()
         outcomes = []
         while (outcome := await self.run_once()) is not None:
             outcomes.append(outcome)
@@ -122,12 +139,14 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: Job, work: asyncio.Task[JobOutcome]) -> None:
+        """Heartbeat ``job`` until cancelled; cancel ``work`` once the job is not ours."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             try:
                 if not await self._jobs.heartbeat(job.id, self.owner, at=self._clock()):
-                    log.warning("job %s is no longer ours (marked interrupted?)", job.id)
+                    log.warning("job %s is no longer ours (marked interrupted)", job.id)
+                    work.cancel()
                     return
             except RelmanError as exc:
                 log.warning("heartbeat of job %s failed: %s", job.id, exc)

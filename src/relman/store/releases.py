@@ -115,9 +115,9 @@ class ReleaseStore:
             async with self._engine.begin() as conn:
                 await _insert_event(conn, event.release_id, event)
 
-    async def current_deployed(self, service: str) -> Release | None:
-        """The release of ``service`` now in production: of its ``deployed`` releases, the
-        one that reached ``deployed`` last (a newer one supersedes it — DESIGN.md §1)."""
+    async def current_deployed(self, service: str, *, tag: str | None = None) -> Release | None:
+        """Of ``service``'s ``deployed`` releases (of ``tag``, when given), the one that
+        reached ``deployed`` last (a newer one supersedes it — DESIGN.md §1)."""
         query = (
             select(releases)
             .where(
@@ -129,6 +129,8 @@ class ReleaseStore:
             .order_by(releases.c.completed_at.desc(), releases.c.id.desc())
             .limit(1)
         )
+        if tag is not None:
+            query = query.where(releases.c.release_tag == tag)
         with db_errors():
             async with self._engine.connect() as conn:
                 row = (await conn.execute(query)).first()

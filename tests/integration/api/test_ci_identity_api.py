@@ -120,8 +120,10 @@ async def test_a_valid_oidc_token_creates_a_release_and_acts_as_the_github_actor
     )
     assert report.status_code == 200, report.text
     detail = (await client.get(f"{PREFIX}/release/{rid}", headers=bearer(token))).json()
+    # The initiator is the token's actor, whatever the body claims (four-eyes).
+    assert created.json()["initiated_by"] == "octocat"
     assert [(e["to_status"], e["actor"]) for e in detail["events"]] == [
-        ("initiated", "developer_name"),
+        ("initiated", "octocat"),
         ("building", "gh:octocat"),
     ]
     assert [r["id"] for r in await listed_releases(client)] == [rid]

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-from relman.bot.callbacks import Act, Lst, Press, encode, signing_key
+from relman.bot.callbacks import Act, Lst, Press, decode, encode, signing_key
+from relman.domain.release import Release
 from relman.domain.status import ReleaseStatus
+from relman.store.deployments import DeploymentStore
+from relman.store.tables import jobs
 from tests.integration.bot.bot_harness import DEV_ID, QA_CHAT, QA_ID, RELEASER_ID, STRANGER_ID, Bot
 from tests.support.api import PREFIX
 from tests.support.telegram_double import NOT_MODIFIED, SECRET_HEADER
@@ -228,6 +231,80 @@ async def test_rollback_needs_the_releaser_role_and_a_healthy_target(bot: Bot) -
     )
     assert (await bot.container.releases.get(new.id)).status is S.DEPLOYED
     assert bot.double.errors() == []
+
+
+async def ran_healthy(bot: Bot, *releases: Release) -> None:
+    """Record each release as deployed healthy to production by relman (what makes its
+    tag a rollback target; CI's reports alone do not)."""
+    store = DeploymentStore(bot.container.engine)
+    for release in releases:
+        at = bot.container.clock()
+        deployment = await store.start(
+            release_id=release.id,
+            service=release.service_name,
+            environment="production",
+            tag=release.release_tag,
+            kind="deploy",
+            actor="relman",
+            hosts=["web1"],
+            at=at,
+        )
+        await store.finish(deployment, ok=True, at=at)
+
+
+async def test_a_stale_rollback_confirmation_changes_nothing(bot: Bot) -> None:
+    # Борис opens "v1.1.0 → v1.0.0"; v1.2.0 ships before he presses ✅ Да, откатить. The
+    # confirmation he saw named v1.1.0 as the current tag, so the old button must not roll
+    # back v1.2.0.
+    old = await bot.deployed(await bot.release_in_testing("v1.0.0"))
+    mid = await bot.deployed(await bot.release_in_testing("v1.1.0"))
+    await ran_healthy(bot, old, mid)
+    boris = bot.user(RELEASER_ID, "Борис")
+    await boris.send("/start")
+    await bot.settle()
+    screen = bot.double.last(RELEASER_ID)
+    for label in ("✅ Успешные релизы", "Старее ▶️", "⏪ Откатить"):
+        await boris.press(screen, label)
+        await bot.settle()
+    assert "🏷️ Текущий tag: v1.1.0\n⏪ Откатить на tag: v1.0.0" in screen.text
+    stale = screen.button("✅ Да, откатить").callback_data
+    assert stale is not None and len(stale.encode()) <= 64
+    assert decode(signing_key(bot.double.token), stale).current_id == mid.id  # signed in
+
+    new = await bot.deployed(await bot.release_in_testing("v1.2.0"))
+    await ran_healthy(bot, new)
+    assert new.id is not None and old.id is not None and mid.id is not None
+    current = await bot.container.pipeline.current_deployed("loom-content")
+    assert current is not None and current.id == new.id
+    before = (await bot.written(), await bot.count(jobs), screen.text)
+
+    query_id = await boris.press(screen, data=stale)  # the old confirmation's button
+    await bot.settle()
+
+    query = bot.double.query(query_id)
+    assert query.answer_text == "⚠️ В продакшене уже другая версия — откройте откат заново"
+    assert query.show_alert
+    written, seen = await bot.written()
+    assert written == before[0][0]  # no audit row: no transition, no refusal
+    assert seen == before[0][1] + 1
+    assert await bot.count(jobs) == before[1]  # no rollback queued
+    assert screen.text == before[2]  # the screen was left as it was
+    for release, tag in ((new, "v1.2.0"), (mid, "v1.1.0"), (old, "v1.0.0")):
+        now = await bot.container.releases.get(release.id)
+        assert (now.release_tag, now.status, now.rollback_to_tag) == (tag, S.DEPLOYED, "")
+    assert bot.double.errors() == []
+
+    # Opened again, the confirmation names v1.2.0 and its button does roll it back.
+    await boris.press(screen, "Назад")
+    await bot.settle()
+    await boris.press(screen, "⏪ Откатить")
+    await bot.settle()
+    assert "🏷️ Текущий tag: v1.2.0\n⏪ Откатить на tag: v1.0.0" in screen.text
+    query_id = await boris.press(screen, "✅ Да, откатить")
+    await bot.settle()
+    assert bot.double.query(query_id).answer_text == "⏪ Откат запущен"
+    rolled = await bot.container.releases.get(new.id)
+    assert (rolled.status, rolled.rollback_to_tag) == (S.ROLLBACK, "v1.0.0")
 
 
 async def test_a_failure_after_the_answer_is_told_in_the_chat(bot: Bot) -> None:

@@ -23,7 +23,7 @@ from relman.domain.errors import PermissionDenied
 from relman.domain.policy import Actor
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
-from tests.conftest import SECRET, make_settings
+from tests.conftest import OPERATOR_SECRET, SECRET, make_settings
 from tests.support.api import PREFIX, create_release, patch_status, release_detail
 from tests.support.databases import DatabaseFactory
 from tests.support.pipeline import write_config
@@ -43,7 +43,9 @@ def pipeline_config(repo: SampleRepo, tmp: Path) -> RelmanConfig:
         services={"hello": hello_service(repo, 1)},
         hosts={"box": Host(transport="local", root=str(tmp / "box"))},
         environments={
-            "stage": Environment(hosts=["box"]),
+            # CI deploys stage (it reports the stage statuses); relman's worker deploys
+            # production (approval queues that job).
+            "stage": Environment(hosts=["box"], executor="github"),
             "production": Environment(hosts=["box"]),
         },
         policy=POLICY,
@@ -74,15 +76,21 @@ async def in_manual_testing(api: httpx.AsyncClient, *, by: str = "anna", run: st
     created = await create_release(
         api, service_name="hello", release_tag="v1.0.0", initiated_by=by, github_run_id=run
     )
-    assert created["status"] == "building"  # stage runs on relman's worker: queued
-    for status in ("stage_deploy", "manual_testing"):
+    assert created["status"] == "initiated"  # CI deploys stage and reports
+    for status in ("building", "stage_deploy", "manual_testing"):
         response = await patch_status(api, created["id"], status)
         assert response.status_code == 200, response.text
     return int(created["id"])
 
 
+#: Decisions are relayed with the operator secret; the CI secret cannot decide.
+AS_OPERATOR = {"Authorization": f"Bearer {OPERATOR_SECRET}"}
+
+
 async def approve(api: httpx.AsyncClient, release_id: int, actor: str) -> httpx.Response:
-    return await api.post(f"{PREFIX}/release/{release_id}/approve", json={"actor": actor})
+    return await api.post(
+        f"{PREFIX}/release/{release_id}/approve", json={"actor": actor}, headers=AS_OPERATOR
+    )
 
 
 def refused(detail: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -103,17 +111,14 @@ async def test_the_initiator_cannot_approve_their_own_release(
     detail = await release_detail(api, release_id)
     assert detail["status"] == "manual_testing"
     assert refused(detail) == [("tg:1", "manual_test_passed", response.json()["message"])]
-    assert [j.kind for j in await container.jobs.for_release(release_id)] == ["stage_deploy"]
+    assert await container.jobs.for_release(release_id) == []
 
     # Another QA member may approve it.
     ok = await approve(api, release_id, "tg:3")
     assert ok.status_code == 200, ok.text
     assert ok.json()["status"] == "manual_test_passed"
     jobs = await container.jobs.for_release(release_id)
-    assert [(j.kind, j.status) for j in jobs] == [
-        ("stage_deploy", "queued"),
-        ("production_deploy", "queued"),
-    ]
+    assert [(j.kind, j.status) for j in jobs] == [("production_deploy", "queued")]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +134,9 @@ async def test_an_actor_without_the_role_is_refused_and_audited(
     _, api = hello_api
     release_id = await in_manual_testing(api)
     for action in ("approve", "reject"):
-        response = await api.post(f"{PREFIX}/release/{release_id}/{action}", json={"actor": actor})
+        response = await api.post(
+            f"{PREFIX}/release/{release_id}/{action}", json={"actor": actor}, headers=AS_OPERATOR
+        )
         assert response.status_code == 403
         assert why in response.json()["message"]
     detail = await release_detail(api, release_id)
@@ -152,7 +159,11 @@ async def test_a_ci_identity_can_report_but_never_decide(
         await container.pipeline.report_status(
             release_id, ReleaseStatus.MANUAL_TEST_PASSED, actor=ci, source=Source.API
         )
-    # Nor can the bearer secret report a QA decision as a status (four-eyes would be moot).
+    # The CI (inter-server) secret cannot relay a decision, whoever it names.
+    relayed = await api.post(f"{PREFIX}/release/{release_id}/approve", json={"actor": "tg:3"})
+    assert relayed.status_code == 403
+    assert "never decide" in relayed.json()["message"]
+    # Nor can it report a QA decision as a status (four-eyes would be moot).
     for status in ("manual_test_passed", "manual_test_failed"):
         response = await patch_status(api, release_id, status, actor="tg:3")
         assert response.status_code == 403, response.text
@@ -168,7 +179,9 @@ async def test_reject_ends_the_release_and_is_decided_once(
     _, api = hello_api
     release_id = await in_manual_testing(api, by="dev")
     response = await api.post(
-        f"{PREFIX}/release/{release_id}/reject", json={"actor": "tg:3", "reason": "login broken"}
+        f"{PREFIX}/release/{release_id}/reject",
+        json={"actor": "tg:3", "reason": "login broken"},
+        headers=AS_OPERATOR,
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "manual_test_failed"
@@ -189,13 +202,17 @@ async def test_bad_decision_bodies_name_the_field(
         ({"actor": "anna"}, "actor"),  # no identity prefix
         ({"actor": "tg:3", "extra": 1}, "extra"),
     ):
-        response = await api.post(f"{PREFIX}/release/{release_id}/approve", json=body)
+        response = await api.post(
+            f"{PREFIX}/release/{release_id}/approve", json=body, headers=AS_OPERATOR
+        )
         assert response.status_code == 422, response.text
         assert response.json()["field"] == field
     missing = await approve(api, 424242, "tg:3")
     assert missing.status_code == 404
     rollback = await api.post(
-        f"{PREFIX}/services/hello/rollback", json={"actor": "tg:2", "to_tag": "latest"}
+        f"{PREFIX}/services/hello/rollback",
+        json={"actor": "tg:2", "to_tag": "latest"},
+        headers=AS_OPERATOR,
     )
     assert rollback.status_code == 422 and rollback.json()["field"] == "to_tag"
     assert (await release_detail(api, release_id))["status"] == "manual_testing"

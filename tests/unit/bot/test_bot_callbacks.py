@@ -6,11 +6,13 @@ import pytest
 
 from relman.bot.callbacks import (
     MAX_CALLBACK_BYTES,
+    MAX_ID,
     MAX_POSITION,
     Act,
     BadCallback,
     Lst,
     Press,
+    _sign,
     decode,
     encode,
     signing_key,
@@ -22,14 +24,17 @@ KEY = signing_key("123456:token-A")
 @pytest.mark.parametrize("act", list(Act))
 @pytest.mark.parametrize("lst", list(Lst))
 def test_every_button_round_trips(act: Act, lst: Lst) -> None:
-    press = Press(act, 42, lst, 7, more=True)
+    current = 43 if act is Act.ROLLBACK_YES else 0
+    press = Press(act, 42, lst, 7, more=True, current_id=current)
     data = encode(KEY, press)
     assert decode(KEY, data) == press
     assert data.isascii()
 
 
 def test_the_largest_payload_fits_telegrams_64_bytes() -> None:
-    press = Press(Act.ROLLBACK_YES, 10**18 - 1, Lst.SUCCESSFUL, MAX_POSITION, more=True)
+    press = Press(
+        Act.ROLLBACK_YES, MAX_ID, Lst.SUCCESSFUL, MAX_POSITION, more=True, current_id=MAX_ID
+    )
     data = encode(KEY, press)
     assert len(data.encode()) <= MAX_CALLBACK_BYTES
     assert decode(KEY, data) == press
@@ -40,6 +45,15 @@ def test_encode_refuses_what_it_cannot_represent() -> None:
         encode(KEY, Press(Act.CARD, -1))
     with pytest.raises(ValueError, match="cannot encode"):
         encode(KEY, Press(Act.LIST, 0, Lst.ACTIVE, MAX_POSITION + 1))
+    with pytest.raises(ValueError, match="cannot encode"):
+        encode(KEY, Press(Act.CARD, MAX_ID + 1))
+    # ✅ Да, откатить always names the release in production, and only it does.
+    with pytest.raises(ValueError, match="cannot encode"):
+        encode(KEY, Press(Act.ROLLBACK_YES, 5, Lst.SUCCESSFUL, 1))
+    with pytest.raises(ValueError, match="cannot encode"):
+        encode(KEY, Press(Act.ROLLBACK_ASK, 5, Lst.SUCCESSFUL, 1, current_id=6))
+    with pytest.raises(ValueError, match="cannot encode"):
+        encode(KEY, Press(Act.ROLLBACK_YES, 5, current_id=MAX_ID + 1))
 
 
 def test_a_changed_payload_is_refused() -> None:
@@ -61,6 +75,26 @@ def test_a_changed_payload_is_refused() -> None:
         "ap.5.n.0.AAAAAAAAAAA",
         "a" * 65,
         "ap.5.n.0.AAAAAAAAAA=",
+    ]
+    for forged in tampered:
+        with pytest.raises(BadCallback):
+            decode(KEY, forged)
+
+
+def test_the_rollback_confirmation_signs_the_release_in_production() -> None:
+    data = encode(KEY, Press(Act.ROLLBACK_YES, 5, Lst.SUCCESSFUL, 1, current_id=8))
+    assert data.startswith("ry.5.s.1.8.")
+    assert decode(KEY, data).current_id == 8
+    tampered = [
+        data.replace(".1.8.", ".1.9."),  # another release in production, same signature
+        data.replace(".1.8.", ".1."),  # the current id dropped
+        # Correctly signed, but a confirmation without a current id (as relman made them
+        # before it was there) or a current id on another button.
+        f"ry.5.s.1.{_sign(KEY, 'ry.5.s.1')}",
+        f"rb.5.s.1.8.{_sign(KEY, 'rb.5.s.1.8')}",
+        data.replace(".1.8.", ".1.08."),  # a leading zero
+        data.replace(".1.8.", ".1.0."),  # no release
+        data.replace(".1.8.", ".1.8.8."),  # two of them
     ]
     for forged in tampered:
         with pytest.raises(BadCallback):

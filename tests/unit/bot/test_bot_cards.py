@@ -162,6 +162,8 @@ def test_the_rollback_confirmation_is_the_seeds() -> None:
     )
     assert screen.markup is not None
     assert [b.text for b in screen.markup.inline_keyboard[0]] == ["✅ Да, откатить", "Назад"]
+    yes = decode(KEY, screen.markup.inline_keyboard[0][0].callback_data)
+    assert (yes.release_id, yes.current_id) == (7, 8)  # bound to the release now in production
     same = cards.confirm_screen(view(), chosen, chosen, lst=Lst.SUCCESSFUL, position=1)
     assert same.markup is not None and [b.text for b in same.markup.inline_keyboard[0]] == ["Назад"]
     nothing = cards.confirm_screen(view(), chosen, None, lst=Lst.SUCCESSFUL, position=1)
