@@ -24,6 +24,7 @@ from relman.config import RelmanConfig
 from relman.deploy import ProgressCallback
 from relman.domain.errors import (
     Conflict,
+    EnvironmentLocked,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -131,6 +132,9 @@ class JobOutcome:
     release: Release
     ok: bool
     error: str = ""
+    #: The job could not start because another deploy holds its environment's lock: put
+    #: it back in the queue rather than fail the release.
+    requeue: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +443,8 @@ class PipelineService:
             if job.kind == "production_deploy":
                 return await self._production(release, job)
             return await self._rollback(release, job)
+        except EnvironmentLocked as exc:
+            return JobOutcome(await self.release_of(job), False, str(exc), requeue=True)
         except RelmanError as exc:
             return await self._fail_job(job, str(exc))
         except Exception as exc:

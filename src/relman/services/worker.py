@@ -58,6 +58,8 @@ class Worker:
         self._stale_after = stale_after
         self._poll_interval = poll_interval
         self._seen = seen
+        # A job whose environment is locked by another deploy is retried this much later.
+        self._requeue_delay = max(2.0, poll_interval)
         self.owner = f"{this_machine()}:{os.getpid()}:worker-{uuid.uuid4().hex[:8]}"
 
     async def recover(self) -> int:
@@ -106,9 +108,17 @@ class Worker:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
-        await self._jobs.finish(
-            job.id, self.owner, ok=outcome.ok, at=self._clock(), error=outcome.error
-        )
+        now = self._clock()
+        if outcome.requeue:
+            log.info("job %s waits for its environment: %s", job.id, outcome.error)
+            await self._jobs.requeue(
+                job.id,
+                self.owner,
+                not_before=now + timedelta(seconds=self._requeue_delay),
+                reason=outcome.error,
+            )
+        else:
+            await self._jobs.finish(job.id, self.owner, ok=outcome.ok, at=now, error=outcome.error)
         return outcome
 
     async def run_until_idle(self) -> list[JobOutcome]:
@@ -136,6 +146,8 @@ class Worker:
                     continue
             except RelmanError as exc:
                 log.warning("worker: %s", exc)
+            except Exception:  # a bug must not stop the worker: log it, keep serving
+                log.exception("worker: unexpected error")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, and_, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relman.store.db import db_errors
@@ -84,7 +84,12 @@ class JobStore:
                     job_id = (
                         await conn.execute(
                             select(jobs.c.id)
-                            .where(jobs.c.status == "queued")
+                            .where(
+                                and_(
+                                    jobs.c.status == "queued",
+                                    or_(jobs.c.not_before.is_(None), jobs.c.not_before <= at),
+                                )
+                            )
                             .order_by(jobs.c.id)
                             .limit(1)
                             .with_for_update(skip_locked=True)
@@ -126,6 +131,26 @@ class JobStore:
                 )
         return bool(result.rowcount == 1)
 
+    async def requeue(self, job_id: int, owner: str, *, not_before: datetime, reason: str) -> bool:
+        """Put ``owner``'s running job back in the queue, not to be claimed before
+        ``not_before`` (its environment was locked by another deploy); False if it was not
+        running under ``owner`` any more."""
+        with db_errors():
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(jobs)
+                    .where(_running_by(job_id, owner))
+                    .values(
+                        status="queued",
+                        owner="",
+                        started_at=None,
+                        heartbeat_at=None,
+                        not_before=not_before,
+                        error=reason[:2000],
+                    )
+                )
+        return bool(result.rowcount == 1)
+
     async def stale(self, *, heartbeat_before: datetime) -> list[Job]:
         """Running jobs whose last heartbeat is older than ``heartbeat_before``."""
         query = (
@@ -163,13 +188,6 @@ class JobStore:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
         return [_job(row) for row in rows]
-
-    async def pending(self) -> int:
-        """How many jobs are queued or running."""
-        query = select(jobs.c.id).where(jobs.c.status.in_(("queued", "running")))
-        with db_errors():
-            async with self._engine.connect() as conn:
-                return len((await conn.execute(query)).all())
 
 
 def _running_by(job_id: int, owner: str) -> ColumnElement[bool]:

@@ -167,6 +167,8 @@ jobs = Table(
     Column("started_at", UtcDateTime, nullable=True),
     Column("heartbeat_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
+    # A queued job is not claimed before this (set when it was put back: lock busy).
+    Column("not_before", UtcDateTime, nullable=True),
     CheckConstraint("kind IN ('stage_deploy', 'production_deploy', 'rollback')", name="kind_known"),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status_known"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from relman.domain.errors import PermissionDenied
 from relman.domain.policy import Actor
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
+from relman.store.deployments import DeploymentStore
 from tests.conftest import OPERATOR_SECRET, SECRET, make_settings
 from tests.support.api import PREFIX, create_release, patch_status, release_detail
 from tests.support.databases import DatabaseFactory
@@ -243,3 +245,30 @@ async def test_fifty_concurrent_approvals_start_one_production_deploy(
                 assert len(passed) == 1
     finally:
         await container.aclose()
+
+
+async def test_a_job_whose_environment_is_locked_waits_instead_of_failing(
+    hello_api: tuple[Container, httpx.AsyncClient],
+) -> None:
+    container, api = hello_api
+    release_id = await in_manual_testing(api, by="dev")
+    assert (await approve(api, release_id, "tg:3")).status_code == 200
+    # Someone else's deploy holds production (a CLI `relman deploy`, another replica).
+    await DeploymentStore(container.engine).acquire_lock(
+        service="hello",
+        environment="production",
+        holder="cli:oleg",
+        owner="elsewhere:1:x",
+        tag="v0.9.0",
+        reason="hotfix",
+        at=datetime.now(UTC),
+    )
+    outcome = await container.worker().run_once()
+    assert outcome is not None and outcome.requeue
+    assert "locked by cli:oleg" in outcome.error
+    release = await container.releases.get(release_id)
+    assert release.status is ReleaseStatus.DEPLOYING  # waiting, not failed
+    (job,) = await container.jobs.for_release(release_id)
+    assert job.status == "queued" and job.owner == ""
+    # Not claimable again at once: the worker does not spin on a busy environment.
+    assert await container.worker().run_once() is None
