@@ -9,8 +9,9 @@ domain, and hands the deploy to the environment's executor:
 * ``local``: a job row queued in the same transaction as the status change (so of 50
   concurrent approvals exactly one queues a production deploy); relman's worker runs it
   through :meth:`PipelineService.execute`.
-* ``github``: the ``on-approve-manual-testing`` workflow is dispatched (seed 003); the
-  workflow deploys and reports back through ``PATCH {prefix}/release``.
+* ``github``: the worker dispatches the ``on-approve-manual-testing`` workflow (seed 003),
+  from a job queued with the approval like a local deploy; the workflow deploys and
+  reports back through ``PATCH {prefix}/release``.
 """
 
 from __future__ import annotations
@@ -209,16 +210,20 @@ class PipelineService:
             raise AlreadyDecided(release)
         sha = await self._stage_sha(release_id)
         note = f"approved; tested on stage at {sha[:12]}" if sha else "approved"
-        local = self._runs_locally(release.service_name, PRODUCTION)
+        executor = self._executor(release.service_name, PRODUCTION)
+        # Both executors start from a job queued with the decision: the worker deploys
+        # (local) or dispatches the workflow (github), so a crash in between is recovered
+        # like any job, and the approval does not wait on GitHub.
         job = (
-            NewJob("production_deploy", release_id, {"actor": actor.audit_name, "sha": sha})
-            if local
+            NewJob(
+                "production_deploy",
+                release_id,
+                {"actor": actor.audit_name, "sha": sha, "executor": executor},
+            )
+            if executor is not None
             else None
         )
-        release = await self._move(release, S.MANUAL_TEST_PASSED, actor, source, note, job)
-        if not local and self._executor(release.service_name, PRODUCTION) == "github":
-            release = await self._dispatch(release)
-        return release
+        return await self._move(release, S.MANUAL_TEST_PASSED, actor, source, note, job)
 
     async def reject(
         self, release_id: int, *, actor: Actor, source: Source, reason: str = ""
@@ -500,6 +505,8 @@ class PipelineService:
         return JobOutcome(release, False, error)
 
     async def _production(self, release: Release, job: Job) -> JobOutcome:
+        if job.payload.get("executor") == "github":
+            return await self._dispatch(release)
         approver = str(job.payload.get("actor") or SYSTEM.id)
         if release.status is S.MANUAL_TEST_PASSED:
             release = await self._move(
@@ -662,9 +669,14 @@ class PipelineService:
                 return deployment.git_sha
         return ""
 
-    async def _dispatch(self, release: Release) -> Release:
-        """Start the production workflow on GitHub; a refusal fails the release with
+    async def _dispatch(self, release: Release) -> JobOutcome:
+        """Start the production workflow on GitHub (seed 003 on-approve-manual-testing); the
+        workflow deploys and reports. A refusal — or no answer: the workflow may not have
+        started, and its first report would be refused anyway — fails the release with
         GitHub's message (issue "pipeline" item 4)."""
+        if release.status is not S.MANUAL_TEST_PASSED:
+            # A re-run after a crash: the workflow started and already reported.
+            return JobOutcome(release, True)
         service = self._config.services.get(release.service_name)
         repository = service.github_repository if service else None
         try:
@@ -692,7 +704,8 @@ class PipelineService:
             release = await self._move(release, S.DEPLOYING, SYSTEM, Source.WORKER, reason)
             release = await self._move(release, S.PRODUCTION_FAILED, SYSTEM, Source.WORKER, reason)
             await self._notify(release, detail=reason)
-        return release
+            return JobOutcome(release, False, reason)
+        return JobOutcome(release, True)
 
     async def _notify(self, release: Release, *, detail: str = "", log_path: str = "") -> None:
         kind = _NOTICE_FOR.get(release.status)

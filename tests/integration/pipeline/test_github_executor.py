@@ -68,13 +68,17 @@ async def test_approval_dispatches_the_production_workflow(
     assert release.id is not None
     approved = await c.pipeline.approve(release.id, actor=QA, source=Source.BOT)
     assert approved.status is ReleaseStatus.MANUAL_TEST_PASSED
+    assert github.dispatches == []  # the approval is recorded first; the worker dispatches
+    (outcome,) = await c.worker().run_until_idle()
+    assert outcome.ok
     (dispatch,) = github.dispatches
     assert dispatch.path == f"/repos/acme/hello/actions/workflows/{WORKFLOW}/dispatches"
     assert json.loads(dispatch.body) == {
         "ref": "main",
         "inputs": {"release_id": str(release.id), "tag": "v1.1.0", "environment": "production"},
     }
-    assert await c.jobs.for_release(release.id) == []  # nothing for relman's own worker
+    (job,) = await c.jobs.for_release(release.id)
+    assert (job.kind, job.status) == ("production_deploy", "succeeded")
     # The workflow reports back as CI.
     for status in (ReleaseStatus.DEPLOYING, ReleaseStatus.DEPLOYED):
         release = await c.pipeline.report_status(release.id, status, actor=CI, source=Source.API)
@@ -90,6 +94,7 @@ async def test_a_refused_dispatch_fails_the_release_with_githubs_message(
     release = await walk_to_manual_testing(c, release)
     assert release.id is not None
     await c.pipeline.approve(release.id, actor=QA, source=Source.BOT)
+    await c.worker().run_until_idle()
     release = await c.releases.get(release.id)
     assert release.status is ReleaseStatus.PRODUCTION_FAILED
     note = release.events[-1].note
