@@ -353,14 +353,7 @@ class DeployService:
             return False
         for name in env.hosts:
             try:
-                await release_lock(
-                    self._config.hosts[name],
-                    svc,
-                    host_name=name,
-                    service_name=service,
-                    force=True,
-                    transport_factory=self._transports,
-                )
+                await self._release_host_lock(svc, service, name, force=True)
             except RelmanError as exc:
                 log.warning("could not free the lock on host %s: %s", name, exc)
         return await self._store.release_lock(service, environment, owner=held.owner)
@@ -385,15 +378,20 @@ class DeployService:
                 )
             await self._store.release_lock(service, environment, owner=before.database.owner)
         for name in env.hosts:
-            await release_lock(
-                self._config.hosts[name],
-                svc,
-                host_name=name,
-                service_name=service,
-                force=force,
-                transport_factory=self._transports,
-            )
+            await self._release_host_lock(svc, service, name, force=force)
         return before
+
+    async def _release_host_lock(
+        self, svc: Service, service: str, host: str, *, force: bool
+    ) -> None:
+        await release_lock(
+            self._config.hosts[host],
+            svc,
+            host_name=host,
+            service_name=service,
+            force=force,
+            transport_factory=self._transports,
+        )
 
     async def _last_healthy(
         self, service: str, environment: str, *, exclude_tag: str | None
