@@ -32,7 +32,7 @@ def create_app(
     HMAC secret is too short.
     """
     settings = container.settings
-    authenticator = build_authenticator(settings, container.config, container.engine)
+    authenticator = build_authenticator(settings, container.config, container.seen)
     metrics = Metrics()
     bot = build_bot(container, metrics=metrics)
 

@@ -30,7 +30,6 @@ from typing import Any
 
 import httpx
 import jwt
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 
 from relman.api.guard import (
@@ -336,7 +335,7 @@ def allowed_repositories(settings: Settings, config: RelmanConfig) -> frozenset[
 
 
 def build_authenticator(
-    settings: Settings, config: RelmanConfig, engine: AsyncEngine
+    settings: Settings, config: RelmanConfig, seen: SeenStore
 ) -> ApiAuthenticator:
     """The API's authenticator: the bearer secret always, OIDC when
     ``RELMAN_OIDC_AUDIENCE`` is set, HMAC when ``RELMAN_HMAC_SECRET`` is set.
@@ -359,7 +358,7 @@ def build_authenticator(
             raise ConfigError(
                 f"RELMAN_HMAC_SECRET is too short: use at least {HMAC_MIN_SECRET} characters"
             )
-        signed = HmacAuthenticator(secret, SeenStore(engine))
+        signed = HmacAuthenticator(secret, seen)
     secret = settings.require_secret()
     operator = settings.operator_secret.get_secret_value() if settings.operator_secret else None
     if operator is not None and (len(operator) < HMAC_MIN_SECRET or operator == secret):
