@@ -488,6 +488,7 @@ def repository_settings(server: Server) -> dict[str, str]:
     """The repository's variable and secret the workflows read."""
     return {
         "vars.LOOM_RELEASE_TG_BOT_API_URL": server.api_url,
+        "vars.RELMAN_OIDC_AUDIENCE": "",
         "secrets.LOOM_INTERSERVER_SECRET_KEY": SECRET,
     }
 

@@ -2,23 +2,35 @@
 
 Routes (DESIGN.md, seed 003), under the base URL that includes the prefix:
 ``POST /release`` (201 created, 200 already recorded), ``PATCH /release/{id}``,
-``GET /release/{id}``. Every request carries ``Authorization: Bearer <secret>``.
+``GET /release/{id}``. Every request carries ``Authorization: Bearer <secret>`` — or,
+inside GitHub Actions with an OIDC request configured (:attr:`ApiSettings.oidc`),
+``Authorization: Bearer <OIDC token>``: the token is fetched from the runner's endpoint
+(``GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`` with ``Authorization: Bearer
+$ACTIONS_ID_TOKEN_REQUEST_TOKEN``, answering ``{"value": "<jwt>"}``) at the first request
+and reused; a new one is fetched only when the one held is about to expire.
 
-The retry rule: a request is tried again, with exponential backoff, only when no HTTP
-answer arrived (a :class:`httpx.TransportError`: refused, reset, timed out), at most
-``attempts`` times in all. An HTTP answer — even a 5xx — is never retried: it is the API's
-word. Creating a release is idempotent on (service, tag, run id); a status report whose
-earlier attempt may have reached the server is recognised when the API then answers
-"illegal transition" from the very status that was asked for.
+The retry rule (for the OIDC token request too): a request is tried again, with
+exponential backoff, only when no HTTP answer arrived (a :class:`httpx.TransportError`:
+refused, reset, timed out), at most ``attempts`` times in all. An HTTP answer — even a
+5xx — is never retried: it is the API's word. Creating a release is idempotent on
+(service, tag, run id); a status report whose earlier attempt may have reached the server
+is recognised when the API then answers "illegal transition" from the very status that
+was asked for.
 
 Errors: :class:`ApiRefused` (an HTTP error answer; :attr:`ApiError.exit_code` 2 for a
 4xx, 1 otherwise), :class:`ApiUnreachable` (every attempt failed; exit code 1),
-:class:`ApiBadAnswer` (a 2xx whose body is not a release; exit code 1).
+:class:`ApiBadAnswer` (a 2xx whose body is not a release; exit code 1),
+:class:`OidcTokenError` (no OIDC token from the runner; exit code 1). No message contains
+the secret, the OIDC request token or an OIDC token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -27,7 +39,7 @@ from typing import Any
 import httpx
 
 from relman import __version__
-from relman.ci.github_env import ApiSettings
+from relman.ci.github_env import OIDC_REQUEST_URL_VAR, ApiSettings, OidcRequest
 from relman.config import redact_url
 from relman.domain.errors import RelmanError
 
@@ -65,6 +77,7 @@ class RetryNotice:
     attempts: int
     delay: float
     reason: str
+    target: str = "relman API"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +154,25 @@ class ApiBadAnswer(ApiError):
     code = "api_bad_answer"
 
 
+class OidcTokenError(ApiError):
+    """The runner's OIDC token endpoint gave no token (an HTTP error, no answer after
+    every attempt, or an answer without ``value``)."""
+
+    code = "oidc_token_error"
+
+
 _NOT_DELIVERED = (httpx.ConnectError, httpx.ConnectTimeout)
+#: A token this close (seconds) to its ``exp`` is replaced before the next request.
+TOKEN_REFRESH_MARGIN = 30.0
 
 
 class ReleaseApiClient:
     """The Release API at ``settings.url``. Use as ``async with``.
 
-    ``transport`` replaces the network (e.g. :class:`httpx.ASGITransport` of a real app);
-    ``sleep`` waits between retries (seconds); ``on_retry`` hears of each retry.
+    ``transport`` replaces the network (e.g. :class:`httpx.ASGITransport` of a real app)
+    for the API, ``token_transport`` for the runner's OIDC token endpoint; ``sleep`` waits
+    between retries (seconds); ``on_retry`` hears of each retry; ``clock`` is the time in
+    unix seconds (compared with an OIDC token's ``exp``).
     """
 
     def __init__(
@@ -159,20 +183,36 @@ class ReleaseApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         on_retry: Callable[[RetryNotice], None] | None = None,
+        token_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if settings.oidc is None and settings.secret is None:
+            raise ValueError("ApiSettings needs a secret or an OIDC request")
         self._base = settings.url.rstrip("/")
         self._retry = retry or RetryPolicy(attempts=settings.attempts, first_delay=settings.backoff)
         self._sleep = sleep
         self._on_retry = on_retry
+        self._secret = settings.secret
+        self._oidc = settings.oidc
+        self._timeout = settings.timeout
+        self._token_transport = token_transport
+        self._clock = clock
+        self._token: str | None = None
+        self._token_expires: float | None = None
+        self._token_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=settings.timeout,
             headers={
-                "Authorization": f"Bearer {settings.secret}",
                 "Accept": "application/json",
                 "User-Agent": f"relman-ci/{__version__}",
             },
         )
+
+    @property
+    def uses_oidc(self) -> bool:
+        """Whether requests carry a GitHub OIDC token rather than the secret."""
+        return self._oidc is not None
 
     @property
     def where(self) -> str:
@@ -259,30 +299,113 @@ class ReleaseApiClient:
     ) -> tuple[httpx.Response, bool]:
         """The first HTTP answer (raising :class:`ApiRefused` for an error status) and
         whether an earlier failed attempt may have reached the server."""
+        headers = {"Authorization": f"Bearer {await self._credential()}"}
+
+        def unreachable(attempt: int, reason: str) -> ApiError:
+            return ApiUnreachable(
+                f"cannot reach the relman API at {self.where} ({method} {path}) "
+                f"after {attempt} attempt{'s' if attempt > 1 else ''}: {reason}"
+            )
+
+        response, maybe_delivered = await self._retrying(
+            method,
+            path,
+            "relman API",
+            lambda: self._http.request(method, self._base + path, json=body, headers=headers),
+            unreachable,
+        )
+        if response.is_error:
+            raise _refusal(method, path, response, maybe_delivered)
+        return response, maybe_delivered
+
+    async def _retrying(
+        self,
+        method: str,
+        path: str,
+        target: str,
+        request: Callable[[], Awaitable[httpx.Response]],
+        unreachable: Callable[[int, str], ApiError],
+    ) -> tuple[httpx.Response, bool]:
+        """The first HTTP answer of ``request``, tried again (per :attr:`_retry`) while
+        none arrives, and whether an earlier failed attempt may have been delivered."""
         delays = self._retry.delays()
         maybe_delivered = False
         for attempt in range(1, self._retry.attempts + 1):
             try:
-                response = await self._http.request(method, self._base + path, json=body)
+                return await request(), maybe_delivered
             except httpx.TransportError as exc:
                 maybe_delivered = maybe_delivered or not isinstance(exc, _NOT_DELIVERED)
                 reason = _describe(exc)
                 if attempt == self._retry.attempts:
-                    raise ApiUnreachable(
-                        f"cannot reach the relman API at {self.where} ({method} {path}) "
-                        f"after {attempt} attempt{'s' if attempt > 1 else ''}: {reason}"
-                    ) from None
+                    raise unreachable(attempt, reason) from None
                 delay = delays[attempt - 1]
                 if self._on_retry is not None:
                     self._on_retry(
-                        RetryNotice(method, path, attempt, self._retry.attempts, delay, reason)
+                        RetryNotice(
+                            method, path, attempt, self._retry.attempts, delay, reason, target
+                        )
                     )
                 await self._sleep(delay)
-                continue
-            if response.is_error:
-                raise _refusal(method, path, response, maybe_delivered)
-            return response, maybe_delivered
         raise AssertionError("unreachable: attempts >= 1")  # pragma: no cover
+
+    async def _credential(self) -> str:
+        """The bearer credential: the secret, or the OIDC token (fetched the first time
+        and again only when the one held is about to expire)."""
+        if self._oidc is None:
+            assert self._secret is not None  # checked in __init__
+            return self._secret
+        async with self._token_lock:
+            if self._token is None or (
+                self._token_expires is not None
+                and self._clock() >= self._token_expires - TOKEN_REFRESH_MARGIN
+            ):
+                self._token = await self._fetch_token(self._oidc)
+                self._token_expires = _expiry(self._token)
+            return self._token
+
+    async def _fetch_token(self, oidc: OidcRequest) -> str:
+        """``GET`` the runner's token URL for ``oidc.audience``; the ``value`` it answers.
+        Raises :class:`OidcTokenError` (never naming the request token or the JWT)."""
+        what = (
+            f"cannot get a GitHub OIDC token for audience {oidc.audience!r} from "
+            f"{OIDC_REQUEST_URL_VAR} ({oidc.where})"
+        )
+
+        def unreachable(attempt: int, reason: str) -> ApiError:
+            plural = "s" if attempt > 1 else ""
+            return OidcTokenError(f"{what}: no answer after {attempt} attempt{plural}: {reason}")
+
+        headers = {
+            "Authorization": f"Bearer {oidc.request_token}",
+            "Accept": "application/json",
+            "User-Agent": f"relman-ci/{__version__}",
+        }
+        async with httpx.AsyncClient(
+            transport=self._token_transport, timeout=self._timeout
+        ) as http:
+            response, _ = await self._retrying(
+                "GET",
+                OIDC_REQUEST_URL_VAR,
+                "GitHub OIDC token endpoint",
+                lambda: http.get(oidc.token_url, headers=headers),
+                unreachable,
+            )
+        if response.is_error:
+            detail = _scrub(_error_message(response), oidc.request_token)
+            raise OidcTokenError(
+                f"{what}: {response.status_code} {response.reason_phrase}"
+                + (f": {detail}" if detail else "")
+            )
+        try:
+            value = response.json().get("value")
+        except (ValueError, AttributeError):
+            value = None
+        if not isinstance(value, str) or not value.strip():
+            raise OidcTokenError(
+                f"{what}: it answered {response.status_code} without a token "
+                '(expected JSON {"value": "<jwt>"})'
+            )
+        return value.strip()
 
 
 class _Replayed(ApiRefused):
@@ -343,6 +466,34 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("id is not an integer")
     return value
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return _one_line(data["message"])
+    return _one_line(response.text)
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (read without verifying: only to know when to fetch a
+    new one — the server verifies), or ``None`` when it cannot be read."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        exp = claims["exp"]
+    except (IndexError, ValueError, binascii.Error, KeyError, TypeError):
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    return float(exp)
 
 
 def _describe(exc: httpx.TransportError) -> str:

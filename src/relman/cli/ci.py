@@ -3,11 +3,15 @@
 They read the runner's environment (``GITHUB_RUN_ID``, ``GITHUB_REF``, ``GITHUB_ACTOR``,
 ``GITHUB_SERVER_URL``, ``GITHUB_REPOSITORY``) and talk to the Release API at
 ``RELMAN_API_URL`` / ``LOOM_RELEASE_TG_BOT_API_URL`` with the bearer secret
-``RELMAN_SECRET_KEY`` / ``LOOM_INTERSERVER_SECRET_KEY`` (see :mod:`relman.ci.github_env`).
+``RELMAN_SECRET_KEY`` / ``LOOM_INTERSERVER_SECRET_KEY`` — or, in a GitHub Actions job with
+``permissions: id-token: write`` and ``RELMAN_OIDC_AUDIENCE`` set, with a GitHub OIDC token
+for that audience, fetched from the runner at the first request (see
+:mod:`relman.ci.github_env`).
 
 Exit codes: 0 done; 1 a deploy failed, the API could not be reached (after retries) or
 answered with a 5xx; 2 a mistake or a refusal (a 4xx from the API, a missing variable, a
-bad option, an unknown service). Errors are one line on stderr; the secret never appears.
+bad option, an unknown service). Errors are one line on stderr; the secret, the runner's
+OIDC request token and the OIDC token never appear.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def _run(coro: Coroutine[Any, Any, T], hints: _Hints) -> T:
     except ApiError as exc:
         message = str(exc)
         if isinstance(exc, ApiRefused) and exc.status == 401 and hints.api is not None:
-            message += f" — check {hints.api.secret_var}"
+            message += f" — check {hints.api.credential_hint}"
         fail(message, exc.exit_code)
     except RelmanError as exc:
         fail(str(exc))
@@ -96,12 +100,14 @@ def _out(message: str) -> None:
 
 def _retrying(notice: RetryNotice) -> None:
     _say(
-        f"relman API: {notice.method} {notice.path} failed ({notice.reason}); "
+        f"{notice.target}: {notice.method} {notice.path} failed ({notice.reason}); "
         f"attempt {notice.attempt} of {notice.attempts}, retrying in {notice.delay:g}s"
     )
 
 
 def _client(api: ApiSettings) -> ReleaseApiClient:
+    if api.oidc is not None:
+        _say(f"relman API: authenticating with a GitHub OIDC token (audience {api.oidc.audience})")
     return ReleaseApiClient(api, on_retry=_retrying)
 
 
