@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +25,6 @@ from relman.cli.deploy import cli_actor
 from relman.domain.policy import Actor
 from relman.domain.release import MAX_RELEASE_ID, Release, Source
 from relman.services.pipeline import Timeline
-from relman.services.releases import NewRelease
 
 release_app = typer.Typer(help="Start, decide and roll back releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
@@ -101,21 +99,10 @@ def start(
     run_jobs: RunOption = True,
 ) -> None:
     """Start a release of TAG (as a pushed tag would): stage deploy, then manual testing."""
-    actor = _actor()
-    new = NewRelease(
-        service_name=service,
-        release_tag=tag,
-        initiated_by=actor.id,
-        github_run_id=f"cli-{uuid.uuid4().hex[:12]}",
-        github_action_link="",
-        github_ref=f"refs/tags/{tag}",
+    _act(
+        lambda c: c.pipeline.start_by_hand(service, tag, actor=_actor(), source=Source.CLI),
+        run_jobs,
     )
-
-    async def use(c: Container) -> Release:
-        release, _ = await c.pipeline.start_release(new, actor=actor, source=Source.CLI)
-        return release
-
-    _act(use, run_jobs)
 
 
 @release_app.command("approve")

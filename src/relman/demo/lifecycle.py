@@ -36,7 +36,6 @@ from relman.domain.policy import Actor
 from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus
 from relman.services.pipeline import Timeline
-from relman.services.releases import NewRelease
 from relman.store.db import upgrade
 
 SERVICE = "hello"
@@ -178,12 +177,16 @@ async def run_demo(
 def _setup(folder: Path, say: Callable[[str], None]) -> tuple[Settings, DemoReport, int]:
     """Blocking preparation: the folder, the sample repository, relman.toml, settings."""
     folder = folder.resolve()
-    prepare(folder)
-    say(f"building hello-service's git repository in {folder / 'repo'}")
-    repo = build_sample_repo(folder / "repo")
-    port = free_port()
-    config = folder / "relman.toml"
-    config.write_text(demo_config(repo, folder, port), encoding="utf-8")
+    try:
+        prepare(folder)
+        say(f"building hello-service's git repository in {folder / 'repo'}")
+        repo = build_sample_repo(folder / "repo")
+        port = free_port()
+        config = folder / "relman.toml"
+        config.write_text(demo_config(repo, folder, port), encoding="utf-8")
+    except OSError as exc:
+        # A folder that cannot be made or written is the user's --dir, not a bug.
+        raise DemoFailed(f"cannot use {folder} for the demo: {exc.strerror or exc}") from None
     settings = Settings(
         _env_file=None,
         database_url=f"sqlite+aiosqlite:///{folder / 'relman.db'}",
@@ -222,17 +225,8 @@ class _Demo:
         self, tag: str, expect: ReleaseStatus = ReleaseStatus.MANUAL_TESTING
     ) -> Release:
         self.say(f"tag {tag} pushed: the release starts and goes to stage")
-        release, _ = await self.c.pipeline.start_release(
-            NewRelease(
-                service_name=SERVICE,
-                release_tag=tag,
-                initiated_by=DEVELOPER.id,
-                github_run_id=f"demo-{tag}",
-                github_action_link="",
-                github_ref=f"refs/tags/{tag}",
-            ),
-            actor=DEVELOPER,
-            source=Source.CLI,
+        release = await self.c.pipeline.start_by_hand(
+            SERVICE, tag, actor=DEVELOPER, source=Source.CLI, run_id=f"demo-{tag}"
         )
         self.report.releases.append(release)
         return await self.work(release, expect)

@@ -17,6 +17,7 @@ domain, and hands the deploy to the environment's executor:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -194,6 +195,26 @@ class PipelineService:
         job = NewJob("stage_deploy", _id(release), {"actor": actor.audit_name})
         note = "stage deploy queued"
         return await self._move(release, S.BUILDING, SYSTEM, source, note, job), True
+
+    async def start_by_hand(
+        self, service: str, tag: str, *, actor: Actor, source: Source, run_id: str = ""
+    ) -> Release:
+        """Start a release of ``tag`` without CI (``relman release start``, the demo), as a
+        pushed tag would: no Actions run link, ref ``refs/tags/<tag>``, run id ``run_id``
+        or a fresh ``<source>-<random>`` one. Raises like :meth:`start_release`."""
+        release, _ = await self.start_release(
+            NewRelease(
+                service_name=service,
+                release_tag=tag,
+                initiated_by=actor.id,
+                github_run_id=run_id or f"{source.value}-{uuid.uuid4().hex[:12]}",
+                github_action_link="",
+                github_ref=f"refs/tags/{tag}",
+            ),
+            actor=actor,
+            source=source,
+        )
+        return release
 
     async def approve(self, release_id: int, *, actor: Actor, source: Source) -> Release:
         """QA passed on stage: ``manual_testing`` → ``manual_test_passed`` and the
