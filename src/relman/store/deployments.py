@@ -58,6 +58,16 @@ class LockInfo:
     reason: str
     acquired_at: datetime
 
+    def refusal(self) -> EnvironmentLocked:
+        """The error telling a second deploy who holds this lock and since when."""
+        return EnvironmentLocked(
+            self.service,
+            self.environment,
+            self.holder,
+            f"{self.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
+            self.tag,
+        )
+
 
 class DeploymentStore:
     """Async repository over ``deployments`` and ``deploy_locks``.
@@ -189,13 +199,7 @@ class DeploymentStore:
                     pass
             held = await self.lock(service, environment)
             if held is not None:
-                raise EnvironmentLocked(
-                    service,
-                    environment,
-                    held.holder,
-                    f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
-                    held.tag,
-                )
+                raise held.refusal()
         raise EnvironmentLocked(service, environment, "another deploy", "just now", tag)
 
     async def lock(self, service: str, environment: str) -> LockInfo | None:
