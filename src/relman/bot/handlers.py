@@ -16,18 +16,21 @@ Callback queries are answered exactly once and before any message is edited or s
 
 A :class:`~relman.domain.errors.RelmanError` is translated into a short refusal here, at
 the edge (:func:`refusal`); the services have already audited refusals of the policy.
+Any other error still gets the press answered (or, once answered, a short message in the
+chat: :attr:`Texts.failed`) and is then raised, so the update gate counts it as an error.
 "Message is not modified" from an edit (🔄 Обновить on an unchanged card) is success.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import CommandStart, Filter
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message, User
 
@@ -127,17 +130,44 @@ async def show(query: CallbackQuery, screen: cards.Screen) -> None:
             raise
 
 
+async def decide(
+    query: CallbackQuery, t: Texts, action: Awaitable[Release], ok: str
+) -> Release | None:
+    """Await ``action`` (a decision: one service call) and answer the press with its
+    outcome — ``ok``, or the refusal as an alert (then ``None``). The press is answered
+    whatever happens: an unexpected error is answered with ``t.failed``, then raised."""
+    try:
+        release = await action
+    except RelmanError as exc:
+        await query.answer(refusal(t, exc), show_alert=True)
+        return None
+    except Exception:
+        await query.answer(t.failed, show_alert=True)
+        raise
+    await query.answer(ok)
+    return release
+
+
 @asynccontextmanager
 async def after_answer(query: CallbackQuery, t: Texts) -> AsyncIterator[None]:
     """For work done after the callback was answered: a refusal cannot go into the answer
-    any more, so it is sent as a short message to the chat."""
+    any more, so it is sent as a short message to the chat; an unexpected error is told
+    as ``t.failed`` (best effort) and raised."""
     try:
         yield
     except RelmanError as exc:
         log.warning("bot action failed after answering: %s", exc.code)
-        message = query.message
-        chat_id = message.chat.id if message is not None else query.from_user.id
-        await query.bot.send_message(chat_id, refusal(t, exc))  # type: ignore[union-attr]
+        await _tell(query, refusal(t, exc))
+    except Exception:
+        with contextlib.suppress(TelegramAPIError):
+            await _tell(query, t.failed)
+        raise
+
+
+async def _tell(query: CallbackQuery, text: str) -> None:
+    message = query.message
+    chat_id = message.chat.id if message is not None else query.from_user.id
+    await query.bot.send_message(chat_id, text)  # type: ignore[union-attr]
 
 
 def build_router() -> Router:
@@ -188,31 +218,25 @@ def build_router() -> Router:
         query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
     ) -> None:
         """✅ Подтвердить: QA passes the release; production deploy follows."""
-        try:
-            release = await bot_ctx.container.pipeline.approve(
-                press.release_id, actor=actor_of(query.from_user), source=Source.BOT
-            )
-        except RelmanError as exc:
-            await query.answer(refusal(texts, exc), show_alert=True)
-            return
-        await query.answer(texts.ok_approved)
-        await show(query, _card(bot_ctx, texts, release, press))
+        approval = bot_ctx.container.pipeline.approve(
+            press.release_id, actor=actor_of(query.from_user), source=Source.BOT
+        )
+        release = await decide(query, texts, approval, texts.ok_approved)
+        if release is not None:
+            await show(query, _card(bot_ctx, texts, release, press))
 
     @router.callback_query(Pressed(Act.REJECT))
     async def reject(query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts) -> None:
         """❌ Отклонить: QA fails the release (``manual_test_failed``)."""
-        try:
-            release = await bot_ctx.container.pipeline.reject(
-                press.release_id,
-                actor=actor_of(query.from_user),
-                source=Source.BOT,
-                reason="rejected in Telegram",
-            )
-        except RelmanError as exc:
-            await query.answer(refusal(texts, exc), show_alert=True)
-            return
-        await query.answer(texts.ok_rejected)
-        await show(query, _card(bot_ctx, texts, release, press))
+        rejection = bot_ctx.container.pipeline.reject(
+            press.release_id,
+            actor=actor_of(query.from_user),
+            source=Source.BOT,
+            reason="rejected in Telegram",
+        )
+        release = await decide(query, texts, rejection, texts.ok_rejected)
+        if release is not None:
+            await show(query, _card(bot_ctx, texts, release, press))
 
     @router.callback_query(Pressed(Act.ROLLBACK_ASK))
     async def rollback_ask(
@@ -222,12 +246,11 @@ def build_router() -> Router:
         tag now in production and the chosen one."""
         await query.answer()
         async with after_answer(query, texts):
-            chosen = await bot_ctx.container.releases.get(press.release_id)
-            current = await bot_ctx.container.pipeline.current_deployed(chosen.service_name)
+            preview = await bot_ctx.container.pipeline.rollback_preview(press.release_id)
             screen = cards.confirm_screen(
                 bot_ctx.view(texts),
-                chosen,
-                current,
+                preview.chosen,
+                preview.current,
                 lst=press.lst,
                 position=press.position,
                 more=press.more,
@@ -245,20 +268,17 @@ def build_router() -> Router:
         shown (``press.current_id``); when another one is there now (a newer release was
         deployed meanwhile), the confirmation is stale — it named another "current tag" —
         and the press is refused without changing anything."""
-        try:
-            chosen = await bot_ctx.container.releases.get(press.release_id)
-            moved = await bot_ctx.container.pipeline.request_rollback(
-                chosen.service_name,
-                chosen.release_tag,
-                actor=actor_of(query.from_user),
-                source=Source.BOT,
-                expected_current=press.current_id,
-            )
-        except RelmanError as exc:
-            await query.answer(refusal(texts, exc), show_alert=True)
-            return
-        await query.answer(texts.ok_rollback)
-        await show(query, cards.card_screen(bot_ctx.view(texts), moved, lst=Lst.NONE, position=0))
+
+        rollback = bot_ctx.container.pipeline.rollback_to_release(
+            press.release_id,
+            actor=actor_of(query.from_user),
+            source=Source.BOT,
+            expected_current=press.current_id,
+        )
+        moved = await decide(query, texts, rollback, texts.ok_rollback)
+        if moved is not None:
+            screen = cards.card_screen(bot_ctx.view(texts), moved, lst=Lst.NONE, position=0)
+            await show(query, screen)
 
     @router.callback_query()
     async def unknown_button(query: CallbackQuery, texts: Texts) -> None:

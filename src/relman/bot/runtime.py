@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -79,8 +80,11 @@ def make_bot(settings: Settings, token: str) -> Bot:
     """An aiogram Bot talking to ``settings.telegram_api_url`` (Telegram, a local Bot API
     server or a test double), HTML parse mode, link previews off.
 
-    Raises :class:`ConfigError` for a token that is not shaped like ``123456:ABC…``.
+    Raises :class:`ConfigError` for a token that is not shaped like ``123456:ABC…`` and
+    for an API URL the HTTP client could not use (a port out of range, a broken host):
+    its error would quote the request URL, which holds the token.
     """
+    _check_api_url(settings.telegram_api_url)
     session = AiohttpSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=REQUEST_TIMEOUT
     )
@@ -94,6 +98,15 @@ def make_bot(settings: Settings, token: str) -> Bot:
         raise ConfigError(
             "LOOM_RELEASE_TG_BOT_TOKEN: not a Telegram bot token (expected 123456:ABC…)"
         ) from None
+
+
+def _check_api_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port out of range
+        (parts.hostname or "").encode("idna")  # raises for an empty or overlong label
+    except ValueError:  # UnicodeError is one
+        raise ConfigError(f"RELMAN_TELEGRAM_API_URL: not a usable URL: {url[:200]!r}") from None
 
 
 class UpdateGate(BaseMiddleware):
@@ -235,8 +248,15 @@ class BotRuntime:
 
     async def start_polling(self, *, polling_timeout: int = 25) -> None:
         """Delete any webhook and receive updates by long polling in the background (for
-        a machine Telegram cannot reach)."""
-        await self.delete_webhook()
+        a machine Telegram cannot reach). When Telegram cannot be reached now, relman
+        starts anyway (logged, the token scrubbed); polling retries with a backoff."""
+        try:
+            await self.delete_webhook()
+        except TelegramAPIError as exc:
+            log.warning(
+                "telegram: could not delete the webhook before polling: %s",
+                scrub(exc.message, self.bot.token),
+            )
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot,

@@ -140,6 +140,15 @@ class JobOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RollbackPreview:
+    """A rollback about to be confirmed: to ``chosen``'s tag, from ``current`` (the
+    release now in production, ``None`` when none)."""
+
+    chosen: Release
+    current: Release | None
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """A release, its audit events (in ``release.events``) and its deploys, oldest first."""
 
@@ -303,6 +312,33 @@ class PipelineService:
             f"rollback to {to_tag} requested",
             job,
             rollback_to_tag=to_tag,
+        )
+
+    async def rollback_preview(self, to_release_id: int) -> RollbackPreview:
+        """What a rollback to release ``to_release_id``'s tag would do: that release and
+        the release now in production of its service (for a confirmation screen).
+        Raises :class:`ReleaseNotFound`."""
+        chosen = await self._releases.get(to_release_id)
+        return RollbackPreview(chosen, await self.current_deployed(chosen.service_name))
+
+    async def rollback_to_release(
+        self,
+        to_release_id: int,
+        *,
+        actor: Actor,
+        source: Source,
+        expected_current: int | None = None,
+    ) -> Release:
+        """:meth:`request_rollback` to the tag of release ``to_release_id`` (the bot's
+        ⏪ button sits on that release's card). Raises like :meth:`request_rollback` and
+        :class:`ReleaseNotFound`."""
+        chosen = await self._releases.get(to_release_id)
+        return await self.request_rollback(
+            chosen.service_name,
+            chosen.release_tag,
+            actor=actor,
+            source=source,
+            expected_current=expected_current,
         )
 
     async def retry(self, release_id: int, *, actor: Actor, source: Source) -> Release:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from relman.api.app import create_app
 from relman.bootstrap import Container, build
 from relman.bot.runtime import BotRuntime
-from relman.config import Policy, RelmanConfig
+from relman.config import Policy, RelmanConfig, Settings
 from relman.domain.policy import Actor
 from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus
@@ -111,6 +111,18 @@ class Bot:
         return (await self.client.get("/metrics")).text
 
 
+def bot_settings(
+    database_url: str, tmp_path: Path, double: TelegramDouble, **settings: object
+) -> Settings:
+    """Test settings with a bot token pointing at ``double`` (and ``settings`` on top)."""
+    values: dict[str, object] = {
+        "telegram_token": double.token,
+        "telegram_api_url": double.base_url,
+    }
+    values.update(settings)
+    return make_settings(database_url, tmp_path, **values)
+
+
 @asynccontextmanager
 async def running_bot(
     database_url: str,
@@ -122,14 +134,9 @@ async def running_bot(
 ) -> AsyncIterator[Bot]:
     """relman with a bot token pointing at ``double``, the QA and team chats known to it,
     the policy above (or ``config``)."""
-    values: dict[str, object] = {
-        "telegram_token": double.token,
-        "telegram_api_url": double.base_url,
-        "telegram_qa_chat_id": QA_CHAT,
-        "telegram_team_chat_id": TEAM_CHAT,
-    }
+    values: dict[str, object] = {"telegram_qa_chat_id": QA_CHAT, "telegram_team_chat_id": TEAM_CHAT}
     values.update(settings)
-    s = make_settings(database_url, tmp_path, **values)
+    s = bot_settings(database_url, tmp_path, double, **values)
     write_config(s.config_file, config or RelmanConfig(policy=POLICY))
     double.add_group(QA_CHAT, "QA")
     double.add_group(TEAM_CHAT, "Team")

@@ -3,6 +3,7 @@ Telegram's 429, and every text within limits and HTML-escaped."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from relman.config import Settings
 from relman.domain.errors import ConfigError
 from relman.domain.release import Source
 from tests.conftest import SECRET, make_settings
-from tests.integration.bot.bot_harness import CI, QA_CHAT, QA_ID, TEAM_CHAT, Bot, running_bot
+from tests.integration.bot.bot_harness import (
+    CI,
+    QA_CHAT,
+    QA_ID,
+    TEAM_CHAT,
+    Bot,
+    bot_settings,
+    running_bot,
+)
 from tests.support.api import PREFIX
 from tests.support.pipeline import new_release, walk_to_manual_testing
 from tests.support.telegram_double import TelegramDouble, parse_html, utf16_len, via_telegram
@@ -45,12 +54,7 @@ async def test_without_a_token_the_bot_is_off(settings: Settings) -> None:
 async def test_polling_mode_answers_without_a_webhook(
     database_url: str, tmp_path: Path, telegram: TelegramDouble
 ) -> None:
-    s = make_settings(
-        database_url,
-        tmp_path,
-        telegram_token=telegram.token,
-        telegram_api_url=telegram.base_url,
-    )
+    s = bot_settings(database_url, tmp_path, telegram)
     telegram.set_webhook({"url": "https://relman.example/api/tg-bot/update"})  # a stale one
     container = build(s)
     app = create_app(container, polling=True)
@@ -73,9 +77,7 @@ async def test_polling_mode_answers_without_a_webhook(
 async def test_set_webhook_registers_the_secret(
     database_url: str, tmp_path: Path, telegram: TelegramDouble
 ) -> None:
-    s = make_settings(
-        database_url, tmp_path, telegram_token=telegram.token, telegram_api_url=telegram.base_url
-    )
+    s = bot_settings(database_url, tmp_path, telegram)
     url = "https://relman.example.com/api/tg-bot/update"
     await register_webhook(s, url, drop_pending_updates=True)
     hook = telegram.webhook()
@@ -112,6 +114,47 @@ async def test_a_malformed_token_is_a_config_error(database_url: str, tmp_path: 
             create_app(container)
     finally:
         await container.aclose()
+
+
+@pytest.mark.parametrize("port", ["99999", "[bad"])
+async def test_an_unusable_api_url_is_a_config_error_without_the_token(
+    database_url: str, tmp_path: Path, telegram: TelegramDouble, port: str
+) -> None:
+    # The HTTP client's error for such a URL quotes the request URL: …/bot<TOKEN>/….
+    url = f"http://127.0.0.1:{port}" if port.isdigit() else f"http://{port}"
+    container = build(bot_settings(database_url, tmp_path, telegram, telegram_api_url=url))
+    try:
+        with pytest.raises(ConfigError, match="RELMAN_TELEGRAM_API_URL") as refused:
+            create_app(container)
+        assert telegram.token.split(":")[1] not in str(refused.value)
+    finally:
+        await container.aclose()
+
+
+async def test_polling_starts_while_telegram_is_unreachable(
+    database_url: str,
+    tmp_path: Path,
+    telegram: TelegramDouble,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    s = bot_settings(database_url, tmp_path, telegram, telegram_api_url=nobody)
+    container = build(s)
+    app = create_app(container, polling=True)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://relman.test"
+            ) as client,
+        ):
+            assert (await client.get(f"{PREFIX}/health")).status_code == 200
+    finally:
+        await container.aclose()
+    assert "could not delete the webhook before polling" in caplog.text
+    assert telegram.token.split(":")[1] not in caplog.text
 
 
 async def test_notices_honour_retry_after(
@@ -200,13 +243,7 @@ async def test_the_webhook_is_outside_the_api_bearer_auth(
 async def test_a_process_without_the_api_still_notifies(
     database_url: str, tmp_path: Path, telegram: TelegramDouble
 ) -> None:
-    s = make_settings(
-        database_url,
-        tmp_path,
-        telegram_token=telegram.token,
-        telegram_api_url=telegram.base_url,
-        telegram_qa_chat_id=QA_CHAT,
-    )
+    s = bot_settings(database_url, tmp_path, telegram, telegram_qa_chat_id=QA_CHAT)
     telegram.add_group(QA_CHAT, "QA")
     container = build(s)
     try:

@@ -6,14 +6,28 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from aiogram import Bot as AiogramBot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, User
+
 from relman.bot.callbacks import Act, Lst, Press, decode, encode, signing_key
+from relman.bot.handlers import after_answer, decide
+from relman.bot.texts import RU
+from relman.domain.errors import PermissionDenied
 from relman.domain.release import Release
 from relman.domain.status import ReleaseStatus
 from relman.store.deployments import DeploymentStore
 from relman.store.tables import jobs
 from tests.integration.bot.bot_harness import DEV_ID, QA_CHAT, QA_ID, RELEASER_ID, STRANGER_ID, Bot
 from tests.support.api import PREFIX
-from tests.support.telegram_double import NOT_MODIFIED, SECRET_HEADER
+from tests.support.telegram_double import (
+    NOT_MODIFIED,
+    SECRET_HEADER,
+    TelegramDouble,
+    via_telegram,
+)
 
 S = ReleaseStatus
 
@@ -181,9 +195,11 @@ async def test_a_refused_decision_is_200_to_telegram(bot: Bot) -> None:
     # (which would re-send the update).
     await bot.release_in_testing()
     stranger = bot.user(STRANGER_ID, "Иван")
-    update, _ = stranger.press_update(bot.double.last(QA_CHAT), "✅ Подтвердить")
+    update, query_id = stranger.press_update(bot.double.last(QA_CHAT), "✅ Подтвердить")
     assert await bot.poster(update) == 200
     await bot.settle()
+    assert bot.double.query(query_id).answer_text == "⛔ Недостаточно прав для этого действия"
+    assert bot.double.errors() == []
 
 
 async def test_an_already_decided_release_gets_a_short_answer(bot: Bot) -> None:
@@ -320,3 +336,50 @@ async def test_a_failure_after_the_answer_is_told_in_the_chat(bot: Bot) -> None:
     assert bot.double.query(query_id).answer_text == "🔄 Обновлено"
     assert bot.double.last(QA_ID).text == "❓ Релиз не найден"
     assert menu.text.startswith("🤖 Release Bot")  # the menu was left as it was
+
+
+def pressed(telegram: TelegramDouble, client: AiogramBot, user_id: int) -> CallbackQuery:
+    """A callback query of ``user_id`` (known to the double), bound to ``client``."""
+    telegram.user(user_id, "Анна", deliver=via_telegram(telegram))
+    query_id = telegram.new_query(user_id, "c.1.n.0.AAAAAAAAAAA")
+    return CallbackQuery(
+        id=query_id,
+        from_user=User(id=user_id, is_bot=False, first_name="Анна"),
+        chat_instance="ci",
+        data="c.1.n.0.AAAAAAAAAAA",
+    ).as_(client)
+
+
+async def test_an_unexpected_error_still_answers_the_press(telegram: TelegramDouble) -> None:
+    # Whatever a decision raises, the button does not spin until Telegram gives up; a
+    # RelmanError is a refusal, anything else "failed" and is raised for the gate to count.
+    async def broken() -> Release:
+        raise RuntimeError("a bug")
+
+    async def refused() -> Release:
+        raise PermissionDenied("no role")
+
+    client = AiogramBot(
+        telegram.token, session=AiohttpSession(api=TelegramAPIServer.from_base(telegram.base_url))
+    )
+    try:
+        query = pressed(telegram, client, QA_ID)
+        with pytest.raises(RuntimeError, match="a bug"):
+            await decide(query, RU, broken(), RU.ok_approved)
+        answered = telegram.query(query.id)
+        assert (answered.answer_text, answered.show_alert) == (RU.failed, True)
+
+        query = pressed(telegram, client, QA_ID)
+        assert await decide(query, RU, refused(), RU.ok_approved) is None
+        assert telegram.query(query.id).answer_text == RU.no_permission
+
+        # After the answer (a list, a card), the chat is told instead.
+        query = pressed(telegram, client, QA_ID)
+        await query.answer()
+        with pytest.raises(RuntimeError, match="a bug"):
+            async with after_answer(query, RU):
+                await broken()
+        assert telegram.last(QA_ID).text == RU.failed
+        assert telegram.errors() == []
+    finally:
+        await client.session.close()
