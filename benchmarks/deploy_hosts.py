@@ -172,7 +172,10 @@ async def main() -> None:
         "--steps", action="store_true", help="also print the slowest host's step durations"
     )
     args = parser.parse_args()
-    counts = [int(c) for c in args.hosts.split(",") if c.strip()]
+    words = [c.strip() for c in args.hosts.split(",") if c.strip()]
+    if not words or not all(w.isdigit() and int(w) > 0 for w in words):
+        parser.error(f"--hosts: expected positive host counts like 1,4,16, got {args.hosts!r}")
+    counts = [int(w) for w in words]
     reason = sshd_unavailable_reason()
     if reason:
         raise SystemExit(f"needs OpenSSH sshd: {reason}")

@@ -115,6 +115,10 @@ def test_deploy_refusals_are_one_line_exit_2(project: Path) -> None:
     ]
     bad_tag = relman(["deploy", "hello", "latest", "--env", "stage"], project, **WIDE)
     assert bad_tag.returncode == 2 and "tag" in bad_tag.stderr
+    for hosts, said in ((",", "no hosts selected"), ("box,nope", "not in stage: nope")):
+        refused = relman(["deploy", "hello", "v1.0.0", "--env", "stage", "--hosts", hosts], project)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr.strip().splitlines() == [f"error: hosts: {said}"]
     assert not (project / "box" / "hello").exists()
 
 

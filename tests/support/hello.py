@@ -124,8 +124,38 @@ def _answer(response: httpx.Response) -> HealthAnswer:
     return HealthAnswer(response.status_code, body if isinstance(body, dict) else {"raw": body})
 
 
-def _matches(answer: HealthAnswer, status: int, version: str | None) -> bool:
-    return answer.status == status and (version is None or answer.version == version)
+class _HealthPoll:
+    """One wait of :func:`wait_for_health` (sync or async): judges each poll's outcome
+    and gives up at the deadline or when ``pid`` exits."""
+
+    def __init__(
+        self, url: str, status: int, version: str | None, within: float, pid: int | None
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.version = version
+        self.within = within
+        self.pid = pid
+        self.deadline = time.monotonic() + within
+        self.last = "no answer yet"
+
+    def judge(self, outcome: httpx.Response | httpx.HTTPError) -> HealthAnswer | None:
+        """The matching answer, or ``None`` to poll again; raises :class:`HealthTimeout`."""
+        if isinstance(outcome, httpx.Response):
+            answer = _answer(outcome)
+            if answer.status == self.status and self.version in (None, answer.version):
+                return answer
+            self.last = f"HTTP {answer.status} {answer.body}"
+        else:
+            self.last = f"{type(outcome).__name__}: {outcome}"
+        if self.pid is not None and not pid_running(self.pid):
+            raise HealthTimeout(f"{self.url}: process {self.pid} exited; last: {self.last}")
+        if time.monotonic() >= self.deadline:
+            raise HealthTimeout(
+                f"{self.url}: no HTTP {self.status} (version {self.version}) "
+                f"in {self.within} s; last: {self.last}"
+            )
+        return None
 
 
 def wait_for_health(
@@ -152,23 +182,16 @@ def wait_for_health(
         HealthTimeout: the deadline passed or ``pid`` exited; the message has the last
             answer or connection error seen.
     """
-    deadline = time.monotonic() + within
-    last = "no answer yet"
+    poll = _HealthPoll(url, status, version, within, pid)
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while True:
             try:
-                answer = _answer(client.get(url))
-                if _matches(answer, status, version):
-                    return answer
-                last = f"HTTP {answer.status} {answer.body}"
+                outcome: httpx.Response | httpx.HTTPError = client.get(url)
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if pid is not None and not pid_running(pid):
-                raise HealthTimeout(f"{url}: process {pid} exited; last: {last}")
-            if time.monotonic() >= deadline:
-                raise HealthTimeout(
-                    f"{url}: no HTTP {status} (version {version}) in {within} s; last: {last}"
-                )
+                outcome = exc
+            answer = poll.judge(outcome)
+            if answer is not None:
+                return answer
             time.sleep(POLL_INTERVAL)
 
 
@@ -181,23 +204,16 @@ async def wait_for_health_async(
     pid: int | None = None,
 ) -> HealthAnswer:
     """The same as :func:`wait_for_health`, without blocking the event loop."""
-    deadline = time.monotonic() + within
-    last = "no answer yet"
+    poll = _HealthPoll(url, status, version, within, pid)
     async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
         while True:
             try:
-                answer = _answer(await client.get(url))
-                if _matches(answer, status, version):
-                    return answer
-                last = f"HTTP {answer.status} {answer.body}"
+                outcome: httpx.Response | httpx.HTTPError = await client.get(url)
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if pid is not None and not pid_running(pid):
-                raise HealthTimeout(f"{url}: process {pid} exited; last: {last}")
-            if time.monotonic() >= deadline:
-                raise HealthTimeout(
-                    f"{url}: no HTTP {status} (version {version}) in {within} s; last: {last}"
-                )
+                outcome = exc
+            answer = poll.judge(outcome)
+            if answer is not None:
+                return answer
             await asyncio.sleep(POLL_INTERVAL)
 
 

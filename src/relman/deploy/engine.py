@@ -56,7 +56,7 @@ from relman.deploy.health import Attempt, HealthReport, check_health, check_smok
 from relman.deploy.lock import lock_held_error, parse_details, this_machine
 from relman.deploy.log import DeployLog, Kind, RefType, log_path, utc_now
 from relman.deploy.progress import HostProgress, ProgressCallback
-from relman.deploy.redact import Redactor, env_file_secrets
+from relman.deploy.redact import Redactor, env_file_secrets, url_secrets
 from relman.deploy.refs import validate_branch
 from relman.deploy.runner import StepRecord, StepRunner
 from relman.deploy.steps import (
@@ -343,6 +343,9 @@ async def deploy(
         parse_release_tag(request.tag, field="tag")
     selected = _select_hosts(request)
     redactor = Redactor(request.secrets)
+    service = request.service
+    for url in (service.repo, service.health.url, *service.smoke_urls):
+        redactor.add(*url_secrets(url))
     for host in selected.values():
         with contextlib.suppress(ConfigError):  # reported by the transport when it connects
             password = host.resolve_password()

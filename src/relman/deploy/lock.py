@@ -22,7 +22,7 @@ from relman.config import Host, Service
 from relman.deploy.errors import CommandFailed, LockHeld
 from relman.deploy.factory import TransportFactory, open_transport
 from relman.deploy.log import utc_now
-from relman.deploy.steps import force_unlock_step, lock_status_step, make_target
+from relman.deploy.steps import Step, force_unlock_step, lock_status_step, make_target
 
 
 @dataclass(frozen=True)
@@ -125,25 +125,7 @@ async def lock_status(
     """
     name = host_name or host.address
     target = make_target(service_name or "service", service, name, host)
-    transport = transport_factory(host, name)
-    try:
-        lines: list[str] = []
-        result = await transport.run(
-            lock_status_step(target).argv,
-            cwd=None,
-            env=None,
-            timeout=30.0,
-            on_line=lines.append,
-        )
-    finally:
-        await transport.close()
-    if not result.ok:
-        raise CommandFailed(
-            host=name,
-            step="lock_status",
-            exit_status=result.exit_status,
-            timed_out=result.timed_out,
-        )
+    lines = await _run_once(host, name, lock_status_step(target), transport_factory)
     if not lines or lines[0].strip() != "held":
         return LockStatus(held=False, lock_dir=target.lock_dir)
     return parse_details("\n".join(lines[1:]), target.lock_dir)
@@ -174,22 +156,29 @@ async def release_lock(
     if status.stale is not True and not force:
         raise lock_held_error(status, name, svc)
     target = make_target(svc, service, name, host)
+    await _run_once(host, name, force_unlock_step(target), transport_factory)
+    return status
+
+
+async def _run_once(
+    host: Host, name: str, step: Step, transport_factory: TransportFactory
+) -> list[str]:
+    """Run one lock step on a fresh transport and return its output lines; raises
+    :class:`CommandFailed` when it fails (the step's ``name`` in the error)."""
+    lines: list[str] = []
     transport = transport_factory(host, name)
     try:
         result = await transport.run(
-            force_unlock_step(target).argv,
-            cwd=None,
-            env=None,
-            timeout=30.0,
-            on_line=lambda _line: None,
+            step.argv,
+            cwd=step.cwd,
+            env=step.env or None,
+            timeout=step.timeout or 30.0,
+            on_line=lines.append,
         )
     finally:
         await transport.close()
     if not result.ok:
         raise CommandFailed(
-            host=name,
-            step="release_lock",
-            exit_status=result.exit_status,
-            timed_out=result.timed_out,
+            host=name, step=step.name, exit_status=result.exit_status, timed_out=result.timed_out
         )
-    return status
+    return lines

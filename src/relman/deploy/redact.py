@@ -2,14 +2,16 @@
 
 Every line a deploy writes — remote output, relman's own messages, step logs, the summary,
 error messages — goes through one :class:`Redactor` that replaces known secret values with
-``***``. Known values are the hosts' passwords and the values read from the service's env
-files (see :func:`env_file_secrets` for which of those count).
+``***``. Known values are the hosts' passwords, the credentials written into the service's
+URLs (:func:`url_secrets`) and the values read from the service's env files (see
+:func:`env_file_secrets` for which of those count).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 MASK = "***"
 
@@ -84,3 +86,19 @@ def env_file_secrets(text: str) -> list[str]:
         for key, value in parse_env_file(text).items()
         if value and (_SECRET_NAME.search(key) or len(value) >= LONG_VALUE)
     ]
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials in a URL's user part that must be masked: the password of
+    ``https://user:TOKEN@host/…``, or a token given as the whole user part
+    (``https://TOKEN@host/…``, at least :data:`LONG_VALUE` characters; ``git@host`` is not
+    a secret). ``[]`` for a URL without credentials or an scp-like ``git@host:path``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    if parts.password:
+        return [parts.password]
+    if parts.username and len(parts.username) >= LONG_VALUE:
+        return [parts.username]
+    return []

@@ -172,6 +172,13 @@ class SshTransport:
                 f"host {self.name} ({where}): no connection within {host.connect_timeout:g} s",
                 host=self.name,
             ) from None
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            # ValueErrors, not asyncssh.Error: a key_file that is no (unlocked) private key.
+            # Their text ("Invalid private key", "Incorrect passphrase") holds no key data.
+            raise TransportError(
+                f"host {self.name} ({where}): cannot use key_file {host.key_file}: {exc}",
+                host=self.name,
+            ) from None
         except (OSError, asyncssh.Error) as exc:
             # str(exc) of these names addresses and reasons, never credentials.
             raise TransportError(

@@ -341,22 +341,19 @@ def fetch_steps(target: Target, workdir_state: str, *, branches: bool = False) -
 
 def verify_tag_step(target: Target, tag: str) -> Step:
     """Print the commit the tag points at; exits non-zero when the tag does not exist."""
-    return Step(
-        "verify_tag",
-        ("git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"),
-        cwd=target.workdir,
-        env=GIT_ENV,
-        check=False,
-        stream=False,
-        timeout=60.0,
-    )
+    return _commit_of_step(target, "verify_tag", f"refs/tags/{tag}")
 
 
 def verify_branch_step(target: Target, branch: str) -> Step:
     """Print the commit ``origin/<branch>`` points at; exits non-zero when there is none."""
+    return _commit_of_step(target, "verify_branch", f"refs/remotes/origin/{branch}")
+
+
+def _commit_of_step(target: Target, name: str, ref: str) -> Step:
+    """``git rev-parse --verify --quiet REF^{commit}`` in the checkout (unchecked, quiet)."""
     return Step(
-        "verify_branch",
-        ("git", "rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}^{{commit}}"),
+        name,
+        ("git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"),
         cwd=target.workdir,
         env=GIT_ENV,
         check=False,
@@ -409,17 +406,22 @@ def backup_steps(target: Target, tag: str, backup_dir: str) -> list[Step]:
     argv; ``{backup_dir}`` / ``$RELMAN_BACKUP_DIR`` is its folder).
     """
     assert target.service.backup_command
+    return [
+        Step("backup_prepare", ("mkdir", "-p", "--", backup_dir), timeout=30.0),
+        _dump_step("backup", target, target.service.backup_command, tag, backup_dir),
+    ]
+
+
+def _dump_step(
+    name: str, target: Target, command: Sequence[str], tag: str, backup_dir: str
+) -> Step:
+    """The backup or restore command in the workdir, told where the dump is: ``{backup_dir}``
+    / ``{backup_file}`` in its argv, ``$RELMAN_BACKUP_DIR`` / ``$RELMAN_BACKUP_FILE``."""
     dump = posixpath.join(backup_dir, DUMP_NAME)
     env = service_env(target, tag)
     env.update(RELMAN_BACKUP_DIR=backup_dir, RELMAN_BACKUP_FILE=dump)
-    argv = _fill(
-        _rendered(target, target.service.backup_command),
-        {"backup_dir": backup_dir, "backup_file": dump},
-    )
-    return [
-        Step("backup_prepare", ("mkdir", "-p", "--", backup_dir), timeout=30.0),
-        Step("backup", argv, cwd=target.workdir, env=env),
-    ]
+    argv = _fill(_rendered(target, command), {"backup_dir": backup_dir, "backup_file": dump})
+    return Step(name, argv, cwd=target.workdir, env=env)
 
 
 def backup_digest_step(backup_dir: str) -> Step:
@@ -483,14 +485,7 @@ def restore_step(target: Target, tag: str, backup_dir: str) -> Step:
     """Run the service's ``restore_command`` with the backup's dump (a rollback that undoes a
     migration, seed 001 §4 / seed 002 §7)."""
     assert target.service.restore_command
-    dump = posixpath.join(backup_dir, DUMP_NAME)
-    env = service_env(target, tag)
-    env.update(RELMAN_BACKUP_DIR=backup_dir, RELMAN_BACKUP_FILE=dump)
-    argv = _fill(
-        _rendered(target, target.service.restore_command),
-        {"backup_dir": backup_dir, "backup_file": dump},
-    )
-    return Step("restore", argv, cwd=target.workdir, env=env)
+    return _dump_step("restore", target, target.service.restore_command, tag, backup_dir)
 
 
 # --- checkout, branches, migrate, build ------------------------------------------------
@@ -498,21 +493,7 @@ def restore_step(target: Target, tag: str, backup_dir: str) -> Step:
 
 def checkout_step(target: Target, tag: str) -> Step:
     """``git checkout --force`` the tag, detached (seed 003: "Переключаемся на тег")."""
-    return Step(
-        "checkout",
-        (
-            "git",
-            "-c",
-            "advice.detachedHead=false",
-            "checkout",
-            "--force",
-            "--detach",
-            f"refs/tags/{tag}",
-        ),
-        cwd=target.workdir,
-        env=GIT_ENV,
-        timeout=120.0,
-    )
+    return _checkout_step(target, f"refs/tags/{tag}")
 
 
 def checkout_commit_step(target: Target, sha: str) -> Step:
@@ -520,9 +501,13 @@ def checkout_commit_step(target: Target, sha: str) -> Step:
     commit it verified ``origin/<branch>`` points at, not the moving branch name)."""
     if not sha or sha.startswith("-"):
         raise ValueError(f"not a commit: {sha!r}")
+    return _checkout_step(target, sha)
+
+
+def _checkout_step(target: Target, ref: str) -> Step:
     return Step(
         "checkout",
-        ("git", "-c", "advice.detachedHead=false", "checkout", "--force", "--detach", sha),
+        ("git", "-c", "advice.detachedHead=false", "checkout", "--force", "--detach", ref),
         cwd=target.workdir,
         env=GIT_ENV,
         timeout=120.0,

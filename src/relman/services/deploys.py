@@ -37,7 +37,6 @@ from relman.deploy.progress import ProgressCallback
 from relman.deploy.refs import validate_branch
 from relman.domain.errors import (
     Conflict,
-    EnvironmentLocked,
     InvalidInput,
     NotFound,
     RelmanError,
@@ -368,14 +367,7 @@ class DeployService:
         before = await self.lock_report(service, environment)
         if before.database is not None:
             if not (force or before.database_stale):
-                held = before.database
-                raise EnvironmentLocked(
-                    service,
-                    environment,
-                    held.holder,
-                    f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
-                    held.tag,
-                )
+                raise before.database.refusal()
             await self._store.release_lock(service, environment, owner=before.database.owner)
         for name in env.hosts:
             await self._release_host_lock(svc, service, name, force=force)
@@ -438,6 +430,8 @@ class DeployService:
             unknown = sorted(set(only_hosts) - set(hosts))
             if unknown:
                 raise InvalidInput("hosts", f"not in {environment}: {', '.join(unknown)}")
+            if not only_hosts:  # refused here, before a history row is written
+                raise InvalidInput("hosts", "no hosts selected")
         deployment_id = await self._store.start(
             release_id=release_id,
             service=service_name,

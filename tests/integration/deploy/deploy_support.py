@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from relman.deploy.lock import this_machine
+from relman.deploy.steps import lock_details
 from tests.support.targets import hello_service, served_version
 
 DEADLINE = 20.0  # seconds any polled condition gets
@@ -77,6 +79,26 @@ def dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+def plant_lock(
+    lock_dir: Path, *, actor: str, pid: int, deploy_id: str = "other", reason: str = "x"
+) -> None:
+    """Make ``lock_dir`` a host lock held by ``actor`` since 2024-03-15 14:30 UTC from
+    process ``pid`` of this machine (a live deploy, or a crashed one for a dead pid)."""
+    lock_dir.mkdir(parents=True)
+    (lock_dir / "details.json").write_text(
+        lock_details(
+            deploy_id=deploy_id,
+            actor=actor,
+            since="2024-03-15T14:30:00+00:00",
+            tag="v1.0.0",
+            reason=reason,
+            pid=pid,
+            machine=this_machine(),
+            environment="stage",
+        )
+    )
 
 
 def host_file(path: str) -> Path:

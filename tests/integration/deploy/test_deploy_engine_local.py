@@ -21,6 +21,7 @@ from deploy_support import (
     hello_service,
     host_file,
     messages,
+    plant_lock,
     served_version,
     sha256sum_check,
     wait_for,
@@ -37,9 +38,7 @@ from relman.deploy import (
     release_lock,
 )
 from relman.deploy.errors import LockHeld
-from relman.deploy.lock import this_machine
 from relman.deploy.log import LINE_RE
-from relman.deploy.steps import lock_details
 from tests.support.hello import ServiceReaper
 from tests.support.sshd import free_port
 
@@ -237,19 +236,7 @@ async def test_a_second_deploy_is_refused_while_the_first_holds_the_lock(box: Bo
 async def test_a_stale_lock_is_reported_and_can_be_released(box: Box) -> None:
     dead = dead_pid()
     lock_dir = box.root / ".relman-hello" / "lock"
-    lock_dir.mkdir(parents=True)
-    (lock_dir / "details.json").write_text(
-        lock_details(
-            deploy_id="old",
-            actor="cli:carol",
-            since="2024-03-15T14:30:00+00:00",
-            tag="v1.0.0",
-            reason="crashed",
-            pid=dead,
-            machine=this_machine(),
-            environment="stage",
-        )
-    )
+    plant_lock(lock_dir, actor="cli:carol", pid=dead, deploy_id="old", reason="crashed")
     state = await lock_status(box.host, box.service, host_name="box", service_name="hello")
     assert state.held and state.stale is True
     assert state.holder == "cli:carol" and state.pid == dead
@@ -266,19 +253,7 @@ async def test_a_stale_lock_is_reported_and_can_be_released(box: Box) -> None:
 
 async def test_a_live_lock_is_not_released_without_force(box: Box) -> None:
     lock_dir = box.root / ".relman-hello" / "lock"
-    lock_dir.mkdir(parents=True)
-    (lock_dir / "details.json").write_text(
-        lock_details(
-            deploy_id="live",
-            actor="cli:dave",
-            since="2024-03-15T14:30:00+00:00",
-            tag="v1.0.0",
-            reason="running",
-            pid=os.getpid(),
-            machine=this_machine(),
-            environment="stage",
-        )
-    )
+    plant_lock(lock_dir, actor="cli:dave", pid=os.getpid(), deploy_id="live", reason="running")
     with pytest.raises(LockHeld, match="cli:dave") as caught:
         await release_lock(box.host, box.service, host_name="box", service_name="hello")
     assert not caught.value.stale
@@ -427,6 +402,21 @@ async def test_secrets_appear_in_no_log_summary_evidence_or_error(box: Box) -> N
     assert "password=***" in (good.evidence_dir / "box" / "step_restart.log").read_text()
 
 
+async def test_credentials_in_the_repo_url_reach_no_log_or_evidence(box: Box) -> None:
+    token = "ghp_UrlPlantedToken0123456789"
+    # nothing listens on port 9: the clone fails at once, after its argv was recorded
+    box.service = box.service.model_copy(
+        update={"repo": f"https://deploy:{token}@127.0.0.1:9/hello.git"}
+    )
+    result = await box.deploy("v1.0.0")
+    assert not result.ok and result.hosts["box"].error_code == "command_failed"
+    assert result.evidence_dir is not None
+    clone_log = (result.evidence_dir / "box" / "step_clone.log").read_text()
+    assert "https://deploy:***@127.0.0.1:9/hello.git" in clone_log
+    assert result.error is not None and token not in result.error
+    assert files_containing([box.logs, box.evidence], token) == []
+
+
 async def test_two_hosts_report_separately_and_a_retry_targets_the_failed_one(
     tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReaper
 ) -> None:
@@ -440,19 +430,7 @@ async def test_two_hosts_report_separately_and_a_retry_targets_the_failed_one(
         service_reaper.watch(tmp_path / name / "hello")
     # beta is busy: someone else's live deploy holds its lock
     lock_dir = tmp_path / "beta" / ".relman-hello" / "lock"
-    lock_dir.mkdir(parents=True)
-    (lock_dir / "details.json").write_text(
-        lock_details(
-            deploy_id="other",
-            actor="gh:erin",
-            since="2024-03-15T14:30:00+00:00",
-            tag="v1.0.0",
-            reason="x",
-            pid=os.getpid(),
-            machine=this_machine(),
-            environment="stage",
-        )
-    )
+    plant_lock(lock_dir, actor="gh:erin", pid=os.getpid())
     request = DeployRequest(
         service_name="hello",
         service=service,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relman.deploy.redact import MASK, Redactor, env_file_secrets, parse_env_file
+from relman.deploy.redact import MASK, Redactor, env_file_secrets, parse_env_file, url_secrets
 
 
 def test_redactor_masks_every_occurrence_longest_first() -> None:
@@ -42,3 +42,13 @@ def test_env_file_parsing() -> None:
     assert sorted(env_file_secrets(text)) == sorted(
         ["tok-123456", "pw word", "postgresql://app:pw@db/app"]
     )
+
+
+def test_url_credentials_are_secrets_but_plain_users_are_not() -> None:
+    assert url_secrets("https://deploy:pw-123@github.com/acme/x.git") == ["pw-123"]
+    token = "ghp_0123456789abcdefghij"
+    assert url_secrets(f"https://{token}@github.com/acme/x.git") == [token]
+    assert url_secrets("ssh://git@github.com/acme/x.git") == []
+    assert url_secrets("git@github.com:acme/x.git") == []
+    assert url_secrets("http://{address}:8004/health") == []
+    assert url_secrets("http://[broken/health") == []
