@@ -29,7 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from relman.domain.errors import ConfigError
 from relman.domain.policy import Roles, identity
@@ -171,6 +171,9 @@ class Settings(BaseSettings):
         "telegram_qa_chat_id",
         "telegram_team_chat_id",
         "telegram_webhook_secret",
+        "oidc_audience",
+        "hmac_secret",
+        "github_token",
         mode="before",
     )
     @classmethod
@@ -195,11 +198,6 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
-
-    @field_validator("oidc_audience", "hmac_secret", "github_token", mode="before")
-    @classmethod
-    def _blank_secret_is_none(cls, value: object) -> object:
-        return None if value == "" else value
 
     @field_validator("oidc_repositories", mode="before")
     @classmethod
@@ -243,8 +241,16 @@ def _async_driver(url: str) -> str:
     return url
 
 
+#: Query parameters of a URL that carry a secret (libpq/asyncpg ``?password=``, tokens).
+_SECRET_QUERY = re.compile(
+    r"([?&](?:password|passwd|pass|sslpassword|secret|token|api_key)=)[^&#]*", re.IGNORECASE
+)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs and ``config show``)."""
+    """``url`` with any password replaced by ``***`` (for logs and ``config show``): the
+    one in ``user:password@`` and a ``?password=`` (or token, secret) query parameter."""
+    url = _SECRET_QUERY.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return url
@@ -474,6 +480,12 @@ def load_settings(**overrides: Any) -> Settings:
     """
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError:
+        raise ConfigError(".env: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read .env: {exc.strerror or exc}") from None
+    except SettingsError as exc:
+        raise ConfigError(f"settings: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -104,3 +104,26 @@ def test_bad_relman_toml_is_one_clear_error(tmp_path: Path, text: str, message: 
     with pytest.raises(ConfigError, match=message) as info:
         load_config(path)
     assert str(path) in str(info.value)
+
+
+def test_redact_url_masks_a_password_in_the_query_string() -> None:
+    url = "postgresql+asyncpg://rel@db/releases?sslmode=require&password=q5-secret&x=1"
+    shown = redact_url(url)
+    assert "q5-secret" not in shown
+    assert shown == "postgresql+asyncpg://rel@db/releases?sslmode=require&password=***&x=1"
+    assert redact_url("postgresql://u:pw@h/d?PASSWORD=pw2") == "postgresql://u:***@h/d?PASSWORD=***"
+
+
+def test_blank_ci_secrets_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env_settings(monkeypatch, RELMAN_HMAC_SECRET="", RELMAN_GITHUB_TOKEN="")
+    assert (s.hmac_secret, s.github_token, s.oidc_audience) == (None, None, None)
+
+
+def test_env_file_that_is_not_utf8_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_settings(monkeypatch)
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"LOOM_INTERSERVER_SECRET_KEY=\xff\xfesecret\n")
+    with pytest.raises(ConfigError, match=r"^\.env: not UTF-8 text$"):
+        load_settings(_env_file=env_file)

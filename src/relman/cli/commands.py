@@ -83,7 +83,7 @@ async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: 
     if api.state.bot is None:
         console.print("Telegram bot: off (no LOOM_RELEASE_TG_BOT_TOKEN)", highlight=False)
     elif polling:
-        console.print(f"Telegram bot: long polling {settings.telegram_api_url}", highlight=False)
+        console.print(f"Telegram bot: long polling {redact_url(settings.telegram_api_url)}", highlight=False)
     else:
         console.print(
             f"Telegram bot: webhook at {settings.prefix}/update "
@@ -155,7 +155,7 @@ def config_show() -> None:
         "prefix": settings.prefix or "/",
         "api secret": "set" if settings.secret_key else "NOT SET",
         "telegram token": "set" if settings.telegram_token else "not set (bot off)",
-        "telegram api": settings.telegram_api_url,
+        "telegram api": redact_url(settings.telegram_api_url),
         "telegram chats": f"qa {settings.telegram_qa_chat_id or '—'}, "
         f"team {settings.telegram_team_chat_id or settings.telegram_qa_chat_id or '—'}",
         "config file": f"{settings.config_file} "

@@ -188,7 +188,7 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
     today = options.today or dt.datetime.now(dt.UTC).date()
     section = render_section(tag, today, commits)
     changelog_path = _inside(git.root, options.changelog, "changelog")
-    old_changelog = _read(git.root / changelog_path)
+    old_changelog = _read(git.root, changelog_path, "changelog")
     changes.append(
         FileChange(changelog_path, old_changelog, insert_section(old_changelog, section))
     )
@@ -225,18 +225,27 @@ def apply_release(plan: ReleasePlan) -> ReleaseResult:
             "the repository changed since the release was planned; run the command again"
         )
     paths = [change.path for change in plan.changes]
-    committed = False
+    written: list[FileChange] = []
+    staged = committed = False
     try:
         for change in plan.changes:
+            written.append(change)  # before writing: a half-written file is restored too
             _write(plan.root / change.path, change.after)
         if paths:
             git.add(paths)
+            staged = True
         commit = git.commit(plan.commit_message)
         committed = True
         git.create_annotated_tag(plan.tag, plan.tag_message)
-    except (GitError, OSError):
-        _undo(git, plan, committed)
+    except GitError:
+        _undo(git, plan, written, staged=staged, committed=committed)
         raise
+    except OSError as exc:
+        _undo(git, plan, written, staged=staged, committed=committed)
+        raise ReleaseRefused(
+            f"cannot write {exc.filename or 'a release file'}: {exc.strerror or exc}; "
+            "nothing was released"
+        ) from None
     if plan.push_remote is not None:
         try:
             git.push(plan.push_remote, plan.push_refspecs)
@@ -320,7 +329,7 @@ def _version_files(root: Path, files: tuple[str, ...] | None) -> list[str]:
 
 
 def _version_file_change(root: Path, path: str, version: semver.Version) -> FileChange:
-    before = _read(root / path)
+    before = _read(root, path, "file")
     assert before is not None
     return FileChange(path, before, rewrite(kind_of(path), before, version, path=path))
 
@@ -334,13 +343,19 @@ def _inside(root: Path, name: str, field_name: str) -> str:
         raise InvalidInput(field_name, f"{name} is outside the repository {root}") from None
 
 
-def _read(path: Path) -> str | None:
+def _read(root: Path, relative: str, field_name: str) -> str | None:
+    """The text of ``root / relative``, ``None`` when it does not exist; a directory, an
+    unreadable or a non-UTF-8 file is :class:`InvalidInput` (field ``field_name``)."""
     # newline="" keeps CRLF files CRLF when they are written back.
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with (root / relative).open(encoding="utf-8", newline="") as handle:
             return handle.read()
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise InvalidInput(field_name, f"{relative} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInput(field_name, f"cannot read {relative}: {exc.strerror or exc}") from None
 
 
 def _write(path: Path, text: str) -> None:
@@ -348,19 +363,21 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="")
 
 
-def _undo(git: Git, plan: ReleasePlan, committed: bool) -> None:
+def _undo(
+    git: Git, plan: ReleasePlan, written: list[FileChange], *, staged: bool, committed: bool
+) -> None:
     """Put the repository back as :func:`plan_release` saw it (best effort, then the
-    original error is raised by the caller)."""
-    paths = [change.path for change in plan.changes]
+    caller raises): undo the commit, unstage, restore the ``written`` files."""
     try:
         if committed:
             git.reset_soft(plan.head)
-        if paths:
-            git.unstage(paths)
+        if staged:
+            git.unstage([change.path for change in plan.changes])
     finally:
-        for change in plan.changes:
+        for change in written:
             target = plan.root / change.path
             if change.before is None:
-                target.unlink(missing_ok=True)
+                if target.is_file():  # not a directory that was in the way
+                    target.unlink()
             else:
                 _write(target, change.before)

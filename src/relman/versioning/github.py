@@ -56,7 +56,8 @@ def init_github(path: Path, service: str | None = None, force: bool = False) -> 
 
     ``service`` defaults to the directory's name. Without ``force`` nothing is written if
     any target exists (:class:`TargetExists` lists them); with it they are overwritten.
-    Raises :class:`InvalidInput` when ``path`` is not a directory or the name is invalid.
+    Raises :class:`InvalidInput` when ``path`` is not a directory, the name is invalid or
+    a file cannot be written (e.g. ``.github`` is a file).
     """
     if not path.is_dir():
         raise InvalidInput("path", f"{path} is not a directory")
@@ -69,7 +70,12 @@ def init_github(path: Path, service: str | None = None, force: bool = False) -> 
         raise TargetExists(f"{shown} already exist(s); use --force to overwrite")
     written = []
     for target, text in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(
+                "path", f"cannot write {exc.filename or target}: {exc.strerror or exc}"
+            ) from None
         written.append(target)
     return written

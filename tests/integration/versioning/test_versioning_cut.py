@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from relman.cli.version import app as version_app
 from relman.domain.errors import InvalidInput
 from relman.versioning import BumpKind, CutOptions, PreLabel, cut_release
+from relman.versioning.cut import apply_release, plan_release
 from relman.versioning.errors import GitError, PushFailed, ReleaseRefused
 from tests.support.git_repo import GitRepo, git, init_bare, isolate_git_config
 
@@ -359,6 +360,43 @@ def test_option_mistakes(repo: GitRepo) -> None:
             cut_release(repo.path, options)
         assert info.value.field == field, options
     _assert_untouched(repo, before)
+
+
+def test_unreadable_changelog_or_version_file_is_invalid_input(repo: GitRepo) -> None:
+    (repo.path / "latin1").mkdir()
+    (repo.path / "latin1" / "package.json").write_bytes(b'{"version": "1.0.0", "n": "\xe9"}')
+    repo.commit("fix: a latin-1 file")
+    before = _snapshot(repo)
+    for options, field, message in [
+        (CutOptions(bump=BumpKind.PATCH, changelog="."), "changelog", "cannot read ."),
+        (
+            CutOptions(bump=BumpKind.PATCH, files=("latin1/package.json",)),
+            "file",
+            "latin1/package.json is not UTF-8 text",
+        ),
+    ]:
+        with pytest.raises(InvalidInput, match=re.escape(message)) as info:
+            cut_release(repo.path, options)
+        assert info.value.field == field
+    _assert_untouched(repo, before)
+
+
+def test_failed_write_is_refused_and_restores_everything(repo: GitRepo) -> None:
+    """A directory where the new changelog goes (git does not list empty directories, so
+    the tree is clean): the write fails, the version files are put back."""
+    (repo.path / "CHANGELOG.md").unlink()
+    repo.commit("docs: drop the changelog")
+    plan = plan_release(repo.path, CutOptions(bump=BumpKind.PATCH))
+    head = repo.head()
+    (repo.path / "CHANGELOG.md").mkdir()
+    with pytest.raises(
+        ReleaseRefused, match=r"cannot write .*CHANGELOG\.md: .*nothing was released"
+    ):
+        apply_release(plan)
+    assert (repo.head(), repo.tags(), repo.status()) == (head, ["v1.2.3"], "")
+    assert (repo.path / "CHANGELOG.md").is_dir()
+    assert repo.read("pyproject.toml") == PYPROJECT
+    assert repo.read("package.json") == PACKAGE_JSON
 
 
 # -- through the CLI --------------------------------------------------------------------

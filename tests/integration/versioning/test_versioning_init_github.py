@@ -111,3 +111,13 @@ def test_init_refusals(tmp_path: Path) -> None:
     init_github(tmp_path, service="svc")
     with pytest.raises(TargetExists):
         init_github(tmp_path, service="svc")
+
+
+def test_unwritable_target_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / ".github").write_text("not a folder\n", encoding="utf-8")
+    result = runner.invoke(root, ["init", "github", "--path", str(tmp_path), "--service", "svc"])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines() == [
+        f"error: path: cannot write {tmp_path / '.github' / 'workflows'}: Not a directory"
+    ]
