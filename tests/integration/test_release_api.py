@@ -124,6 +124,9 @@ BAD_CREATES: list[tuple[dict[str, Any], str, str]] = [
     (release_body(unknown_field=1), "unknown_field", "not permitted"),
     ({k: v for k, v in release_body().items() if k != "initiated_by"}, "initiated_by", "required"),
     (release_body(service_name="x" * 201), "service_name", "at most 200"),
+    # Valid JSON that no text column takes (PostgreSQL refuses NUL): a 422, not a 503.
+    (release_body(service_name="loom\x00content"), "service_name", "NUL"),
+    (release_body(initiated_by="dev\x00"), "initiated_by", "NUL"),
 ]
 
 
@@ -153,6 +156,8 @@ async def test_bad_patches_write_nothing(api: httpx.AsyncClient, container: Cont
             "rollback_to_tag",
         ),
         ({"release_id": 999_999, "status": "building"}, 404, ""),
+        ({"release_id": rid, "status": "building", "note": "a\x00b"}, 422, "note"),
+        ({"release_id": rid, "status": "building", "actor": "gh:\x00"}, 422, "actor"),
         ([1, 2], 422, "body"),
     ]
     for body, status, field in cases:
@@ -175,6 +180,10 @@ async def test_bad_patches_write_nothing(api: httpx.AsyncClient, container: Cont
     assert broken.status_code == 422
     assert (await api.get(f"{PREFIX}/release/abc")).json()["field"] == "release_id"
     assert (await api.get(f"{PREFIX}/release/424242")).status_code == 404
+    for query in ("service=a%00", "cursor=%00"):
+        nul = await api.get(f"{PREFIX}/releases?{query}")
+        assert nul.status_code == 422, nul.text
+        assert nul.json()["field"] == query.split("=")[0]
     assert await row_counts(container) == (1, 1)
     assert (await release_detail(api, rid))["status"] == "initiated"
 

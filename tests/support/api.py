@@ -43,3 +43,19 @@ async def release_detail(api: httpx.AsyncClient, release_id: int) -> dict[str, A
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def service_toml(name: str, port: int, *, github_repository: str | None = None) -> str:
+    """A relman.toml ``[services.<name>]`` block (a shell service at ``/srv/<name>``,
+    healthy on ``port``), bound to ``github_repository`` when given (what an OIDC token
+    from that repository may start releases of)."""
+    block = (
+        f"\n[services.{name}]\n"
+        f'repo = "git@github.com:org/{name}.git"\n'
+        f'workdir = "/srv/{name}"\n'
+        'start_command = ["sh", "start.sh"]\n'
+        f'health = {{ url = "http://{{address}}:{port}/health" }}\n'
+    )
+    if github_repository:
+        block += f'github_repository = "{github_repository}"\n'
+    return block

@@ -282,7 +282,8 @@ class OidcIssuerDouble(_HttpDouble):
 
     ``issuer`` is what tokens carry in ``iss`` (GitHub's by default, independent of where
     this server listens); ``audience`` is the default ``aud``. :meth:`rotate` publishes a
-    new key; :attr:`fail_jwks` makes the JWKS endpoint answer 503.
+    new key; :attr:`fail_jwks` makes the JWKS endpoint answer 503; :attr:`jwks_body`, when
+    set, is what it answers (200) instead of the key set.
     """
 
     def __init__(self, audience: str, *, issuer: str = GITHUB_ISSUER) -> None:
@@ -290,6 +291,7 @@ class OidcIssuerDouble(_HttpDouble):
         self.audience = audience
         self.issuer = issuer
         self.fail_jwks = False
+        self.jwks_body: Any = None
         self._keys: list[tuple[str, rsa.RSAPrivateKey]] = [("key-1", _new_key())]
 
     @property
@@ -322,7 +324,7 @@ class OidcIssuerDouble(_HttpDouble):
         if method == "GET" and path == "/.well-known/jwks":
             if self.fail_jwks:
                 return _Answer(503, {"message": "unavailable"})
-            return _Answer(200, self.jwks())
+            return _Answer(200, self.jwks() if self.jwks_body is None else self.jwks_body)
         if method == "GET" and path == "/.well-known/openid-configuration":
             return _Answer(
                 200,

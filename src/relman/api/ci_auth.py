@@ -131,8 +131,9 @@ class JwksCache:
             raise _keys_unavailable()
         try:
             jwks = jwt.PyJWKSet.from_dict(response.json())
-        except (ValueError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
-            log.warning("JWKS from %s is not usable: %s", self.url, exc)
+        except (ValueError, TypeError, AttributeError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
+            # TypeError/AttributeError: JSON that is not an object (a wrong JWKS URL).
+            log.warning("JWKS from %s is not usable: %s", self.url, type(exc).__name__)
             raise Unauthenticated(
                 "cannot verify the OIDC token: the issuer's key set is not usable"
             ) from None

@@ -14,6 +14,7 @@ from relman import __version__
 from relman.api.ci_auth import check_release_start, initiator
 from relman.api.guard import Principal
 from relman.api.schemas import (
+    NO_NUL,
     CreateRelease,
     Decision,
     ErrorOut,
@@ -42,6 +43,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 #: A release id in a path: a positive 32-bit integer (the ``releases.id`` column), so a
 #: huge number is a 422 naming the field rather than a database overflow.
 ReleaseId = Annotated[int, Path(ge=1, le=MAX_RELEASE_ID)]
+#: A service name in a path (a NUL character is a 422, not a database error).
+ServiceName = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
 
 
 def _container(request: Request) -> Container:
@@ -126,11 +129,11 @@ def build_router(prefix: str) -> APIRouter:
     @router.get("/releases", response_model=ReleaseList)
     async def list_releases(
         request: Request,
-        service: Annotated[str | None, Query(max_length=200)] = None,
+        service: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
         status: ReleaseStatus | None = None,
         group: Annotated[str | None, Query(pattern="^(active|successful|failed)$")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Query(max_length=100)] = None,
+        cursor: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     ) -> ReleaseList:
         page = await _container(request).releases.list(
             service=service, status=status, group=group, limit=limit, cursor=cursor
@@ -161,7 +164,7 @@ def build_router(prefix: str) -> APIRouter:
         return ReleaseOut.of(release)
 
     @router.post("/services/{service}/rollback", response_model=ReleaseOut)
-    async def rollback(service: str, body: RollbackRequest, request: Request) -> ReleaseOut:
+    async def rollback(service: ServiceName, body: RollbackRequest, request: Request) -> ReleaseOut:
         release = await _container(request).pipeline.request_rollback(
             service, body.to_tag, actor=_decider(request, body.actor), source=Source.API
         )

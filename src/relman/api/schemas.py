@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relman.domain.release import MAX_RELEASE_ID, Release, ReleaseEvent
 from relman.domain.status import ReleaseStatus
@@ -14,9 +14,23 @@ _Name = Field(min_length=1, max_length=200)
 _Text = Field(max_length=2000)
 
 
+#: A NUL character: valid JSON (``\\u0000``) but no text column takes it (PostgreSQL
+#: refuses it), so it is the caller's mistake, answered 422, not a database error.
+NUL = "\x00"
+#: For path and query strings: anything but NUL.
+NO_NUL = r"^[^\x00]*$"
+
+
 class _Strict(BaseModel):
     # Strict: "12" is not an id and 12 is not a tag; unknown fields are refused.
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and NUL in value:
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        return value
 
 
 class CreateRelease(_Strict):

@@ -26,21 +26,16 @@ import typer
 
 from relman.bootstrap import Container, build
 from relman.ci.client import ApiError, ApiRefused, ReleaseApiClient, RetryNotice
-from relman.ci.flow import (
-    CI_REPORTABLE,
-    check_release_matches,
-    deploy_path,
-    statuses_to_enter,
-)
-from relman.ci.github_env import ApiSettings, GitHubRun, api_settings, github_run
+from relman.ci.deploy import check_deploy_args, ci_deploy, run_note
+from relman.ci.flow import CI_REPORTABLE
+from relman.ci.github_env import ApiSettings, api_settings, github_run
 from relman.cli._common import console, err_console, fail
 from relman.config import load_settings
 from relman.deploy import DeployResult
 from relman.deploy.progress import Progress
-from relman.domain.errors import NotFound, RelmanError
+from relman.domain.errors import RelmanError
 from relman.domain.policy import Actor
 from relman.domain.release import MAX_RELEASE_ID
-from relman.domain.version import parse_release_tag
 from relman.store.db import ping, upgrade
 
 T = TypeVar("T")
@@ -116,11 +111,6 @@ def _read_api(hints: _Hints) -> ApiSettings:
     return hints.api
 
 
-def _run_note(run: GitHubRun, what: str) -> str:
-    link = run.action_link
-    return f"{what} by GitHub Actions run {link}" if link else f"{what} by relman ci"
-
-
 @asynccontextmanager
 async def _local_container() -> AsyncIterator[Container]:
     """relman wired on the runner (settings from the environment, relman.toml), with its
@@ -135,19 +125,6 @@ async def _local_container() -> AsyncIterator[Container]:
         yield container
     finally:
         await container.aclose()
-
-
-async def _shared_release_id(
-    container: Container, release_id: int, service: str, tag: str
-) -> int | None:
-    """``release_id`` when this runner's database is the server's (it holds that release),
-    so the deploy history links to it; ``None`` for a runner-local database, whose
-    history then names the release only in the deploy's reason."""
-    try:
-        local = await container.releases.get(release_id)
-    except NotFound:
-        return None
-    return release_id if (local.service_name, local.release_tag) == (service, tag) else None
 
 
 class _StepPrinter:
@@ -247,7 +224,7 @@ def report(
             release = await client.report_status(
                 release_id,
                 status,
-                note=note or _run_note(run, "reported"),
+                note=note or run_note(run, "reported"),
                 actor=f"gh:{run.actor}" if run.actor else None,
                 rollback_to_tag=rollback_to,
             )
@@ -276,33 +253,19 @@ def deploy(
     async def work() -> bool:
         api = _read_api(hints)
         run = github_run(os.environ)
-        actor = run.audit_actor
-        parse_release_tag(tag, field="tag")
-        deploy_path(env)
+        check_deploy_args(run, env, tag)
         async with _local_container() as container, _client(api) as client:
-            container.deploys.target(service, env)
-            release = await client.get_release(release_id)
-            check_release_matches(
-                release_id,
-                service,
-                tag,
-                got_service=release.service_name,
-                got_tag=release.release_tag,
-            )
-            note = _run_note(run, f"{env} deploy of {tag} started")
-            for status in statuses_to_enter(release_id, env, release.status):
-                await client.report_status(release_id, status.value, note=note, actor=actor)
-                _say(f"release {release_id}: {status.value}")
-            _say(f"deploying {service} {tag} to {env} as {actor} (release {release_id})")
-            outcome = await container.deploys.deploy(
-                service,
-                tag,
-                env,
-                actor=actor,
-                release_id=await _shared_release_id(container, release_id, service, tag),
+            outcome = await ci_deploy(
+                deploys=container.deploys,
+                releases=container.releases,
+                client=client,
+                run=run,
+                env=env,
+                service=service,
+                tag=tag,
+                release_id=release_id,
+                say=_say,
                 on_progress=_StepPrinter(),
-                reason=f"release {release_id}"
-                + (f" ({run.action_link})" if run.action_link else ""),
             )
         _render(outcome.result, f"{service} {tag} → {env}")
         if outcome.rollback is not None:

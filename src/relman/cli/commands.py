@@ -83,7 +83,9 @@ async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: 
     if api.state.bot is None:
         console.print("Telegram bot: off (no LOOM_RELEASE_TG_BOT_TOKEN)", highlight=False)
     elif polling:
-        console.print(f"Telegram bot: long polling {redact_url(settings.telegram_api_url)}", highlight=False)
+        console.print(
+            f"Telegram bot: long polling {redact_url(settings.telegram_api_url)}", highlight=False
+        )
     else:
         console.print(
             f"Telegram bot: webhook at {settings.prefix}/update "

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
+from relman.config import redact_url
 from relman.domain.errors import ConfigError, InvalidInput, RelmanError
 
 log = logging.getLogger("relman.integrations.github")
@@ -148,7 +149,7 @@ class GitHubClient:
                 type(exc).__name__,
             )
             raise GitHubUnavailable(
-                f"GitHub's API at {self.api_url} is unreachable "
+                f"GitHub's API at {redact_url(self.api_url)} is unreachable "
                 f"({type(exc).__name__}); the workflow {workflow} was not dispatched"
             ) from None
         if response.is_success:

@@ -101,6 +101,16 @@ async def test_no_keys_at_all_is_a_clear_refusal(issuer: OidcIssuerDouble) -> No
         await nobody.key(issuer.kid)
 
 
+@pytest.mark.parametrize("body", [[{"kty": "RSA"}], "keys", {"keys": "x"}, {"issuer": "x"}])
+async def test_a_jwks_url_answering_something_else_is_a_clear_refusal(
+    issuer: OidcIssuerDouble, body: object
+) -> None:
+    issuer.jwks_body = body  # e.g. RELMAN_OIDC_JWKS_URL pointing at another JSON endpoint
+    cache = JwksCache(issuer.jwks_url, min_refetch_interval=0)
+    with pytest.raises(Unauthenticated, match="key set is not usable"):
+        await cache.key(issuer.kid)
+
+
 async def test_the_oidc_verifier_accepts_a_rotated_key_and_names_the_principal(
     issuer: OidcIssuerDouble,
 ) -> None:

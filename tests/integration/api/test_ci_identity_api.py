@@ -24,33 +24,17 @@ from relman.bootstrap import Container, build
 from relman.domain.errors import ConfigError
 from relman.store.tables import release_events, releases
 from tests.conftest import SECRET, make_settings
-from tests.support.api import PREFIX, release_body
+from tests.support.api import PREFIX, release_body, service_toml
 from tests.support.github_double import OidcIssuerDouble
 
 AUDIENCE = "https://relman.example/ci"
 HMAC_SECRET = "hmac-secret-for-the-tests-0123456789abcdef"
 
-RELMAN_TOML = """
-[services.loom-content]
-repo = "git@github.com:org/loom-content.git"
-workdir = "/srv/loom-content"
-start_command = ["sh", "start.sh"]
-health = { url = "http://{address}:8004/health" }
-github_repository = "org/loom-content"
-
-[services.loom-other]
-repo = "git@github.com:org/loom-other.git"
-workdir = "/srv/loom-other"
-start_command = ["sh", "start.sh"]
-health = { url = "http://{address}:8005/health" }
-github_repository = "org/loom-other"
-
-[services.no-github]
-repo = "git@example.org:org/no-github.git"
-workdir = "/srv/no-github"
-start_command = ["sh", "start.sh"]
-health = { url = "http://{address}:8006/health" }
-"""
+RELMAN_TOML = (
+    service_toml("loom-content", 8004, github_repository="org/loom-content")
+    + service_toml("loom-other", 8005, github_repository="org/loom-other")
+    + service_toml("no-github", 8006)
+)
 
 
 @pytest.fixture

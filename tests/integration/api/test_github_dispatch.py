@@ -114,6 +114,13 @@ async def test_github_down_is_unavailable() -> None:
     async with GitHubClient(unused_url(), SecretStr(DOUBLE_TOKEN)) as gh:
         with pytest.raises(GitHubUnavailable, match="unreachable"):
             await gh.dispatch_workflow(REPO, WORKFLOW, "main", INPUTS)
+    # A GitHub Enterprise URL with a password in it: the error names the host, not it.
+    with_password = unused_url().replace("http://", "http://bot:hunter2-pass@")
+    async with GitHubClient(with_password, SecretStr(DOUBLE_TOKEN)) as gh:
+        with pytest.raises(GitHubUnavailable, match="unreachable") as down:
+            await gh.dispatch_workflow(REPO, WORKFLOW, "main", INPUTS)
+    assert "hunter2-pass" not in str(down.value)
+    assert "bot:***@" in str(down.value)
 
 
 async def test_github_not_answering_in_time_is_unavailable(github: GitHubApiDouble) -> None:

@@ -24,21 +24,14 @@ from relman.api.app import create_app
 from relman.bootstrap import build
 from relman.config import Settings
 from tests.conftest import SECRET, make_settings
+from tests.support.api import PREFIX, service_toml
 from tests.support.github_double import OidcIssuerDouble
 from tests.unit.ci.oidc_doubles import REQUEST_TOKEN, RunnerTokenEndpoint
 
 AUDIENCE = "https://relman.example/ci"
-PREFIX = "/api/tg-bot"
 RELMAN = str(Path(sys.executable).with_name("relman"))
 
-RELMAN_TOML = """
-[services.loom-content]
-repo = "git@github.com:org/loom-content.git"
-workdir = "/srv/loom-content"
-start_command = ["sh", "start.sh"]
-health = { url = "http://{address}:8004/health" }
-github_repository = "org/loom-content"
-"""
+RELMAN_TOML = service_toml("loom-content", 8004, github_repository="org/loom-content")
 
 
 def free_port() -> int:

@@ -6,8 +6,10 @@ import itertools
 
 import pytest
 
+from relman.ci.deploy import check_deploy_args, run_note
 from relman.ci.flow import CI_REPORTABLE, check_release_matches, statuses_to_enter
-from relman.domain.errors import Conflict, InvalidInput
+from relman.ci.github_env import GitHubRun
+from relman.domain.errors import ConfigError, Conflict, InvalidInput
 from relman.domain.status import ReleaseStatus, can_transition
 
 S = ReleaseStatus
@@ -66,3 +68,18 @@ def test_ci_never_reports_qa_decisions() -> None:
     assert {S.MANUAL_TESTING, S.STAGING_FAILED, S.DEPLOYED, S.PRODUCTION_FAILED} <= set(
         CI_REPORTABLE
     )
+
+
+def test_deploy_arguments_are_checked_before_anything_is_opened() -> None:
+    run = GitHubRun(run_id="42", actor="octocat", repository="org/hello")
+    assert check_deploy_args(run, "stage", "v1.0.0") == "gh:octocat"
+    with pytest.raises(ConfigError, match="GITHUB_ACTOR"):
+        check_deploy_args(GitHubRun(), "stage", "v1.0.0")
+    with pytest.raises(InvalidInput, match="tag"):
+        check_deploy_args(run, "stage", "latest")
+    with pytest.raises(InvalidInput, match="use relman ci dev-deploy"):
+        check_deploy_args(run, "dev:alice", "v1.0.0")
+    assert run_note(run, "reported") == (
+        "reported by GitHub Actions run https://github.com/org/hello/actions/runs/42"
+    )
+    assert run_note(GitHubRun(), "reported") == "reported by relman ci"
