@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -384,6 +385,25 @@ class Environment(_Model):
     auto_rollback: bool = True
     #: Developer environments: the GitHub login whose pushes deploy here.
     owner: str | None = None
+    #: Rolling deploys: hosts changed at a time, each batch health-gated before the next
+    #: (default: every host in one batch).
+    batch_size: StrictInt | None = Field(default=None, ge=1)
+    #: Failed hosts tolerated before the hosts not yet changed are left alone.
+    max_fail: StrictInt = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _rolling(self) -> Environment:
+        count = len(self.hosts)
+        if self.batch_size is not None and self.batch_size > count:
+            raise ValueError(
+                f"batch_size: {self.batch_size} is more than the environment's {count} host(s)"
+            )
+        if self.max_fail and self.max_fail >= count:
+            raise ValueError(
+                f"max_fail: {self.max_fail} would tolerate every one of the {count} host(s) "
+                f"failing; at most {count - 1}"
+            )
+        return self
 
 
 class Policy(_Model):

@@ -127,3 +127,45 @@ def test_env_file_that_is_not_utf8_is_a_config_error(
     env_file.write_bytes(b"LOOM_INTERSERVER_SECRET_KEY=\xff\xfesecret\n")
     with pytest.raises(ConfigError, match=r"^\.env: not UTF-8 text$"):
         load_settings(_env_file=env_file)
+
+
+_ROLLING_HOSTS = """
+[hosts.a]
+address = "127.0.0.2"
+transport = "local"
+[hosts.b]
+address = "127.0.0.3"
+transport = "local"
+[hosts.c]
+address = "127.0.0.4"
+transport = "local"
+[environments.production]
+hosts = ["a", "b", "c"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("batch_size = 0", r"environments\.production\.batch_size: .*greater than or equal to 1"),
+        ("batch_size = -2", r"environments\.production\.batch_size: .*greater than or equal to 1"),
+        ("batch_size = 4", r"batch_size: 4 is more than the environment's 3 host\(s\)"),
+        ('batch_size = "2"', r"environments\.production\.batch_size: .*valid integer"),
+        ("batch_size = 1.5", r"environments\.production\.batch_size: .*valid integer"),
+        ("max_fail = -1", r"environments\.production\.max_fail: .*greater than or equal to 0"),
+        ("max_fail = 3", r"max_fail: 3 would tolerate every one of the 3 host\(s\) failing"),
+        ('max_fail = "1"', r"environments\.production\.max_fail: .*valid integer"),
+    ],
+)
+def test_bad_rolling_settings_name_the_key(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(_ROLLING_HOSTS + line + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_rolling_settings(tmp_path: Path) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(_ROLLING_HOSTS + "batch_size = 2\nmax_fail = 1\n")
+    production = load_config(path).environments["production"]
+    assert (production.batch_size, production.max_fail) == (2, 1)

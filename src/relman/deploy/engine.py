@@ -31,7 +31,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -58,7 +58,8 @@ from relman.deploy.log import DeployLog, Kind, RefType, log_path, utc_now
 from relman.deploy.progress import HostProgress, ProgressCallback
 from relman.deploy.redact import Redactor, env_file_secrets, url_secrets
 from relman.deploy.refs import validate_branch
-from relman.deploy.runner import StepRecord, StepRunner
+from relman.deploy.rollout import plan_batches
+from relman.deploy.runner import BatchOutput, StepOutput, StepRecord, StepRunner
 from relman.deploy.steps import (
     DUMP_MISSING_STATUS,
     DUMP_NAME,
@@ -73,7 +74,6 @@ from relman.deploy.steps import (
     checkout_step,
     clean_branches_step,
     fetch_steps,
-    list_branches_step,
     lock_details,
     lock_step,
     make_target,
@@ -121,6 +121,9 @@ class DeployRequest:
     * ``expected_sha``: the commit the tag had when it was approved; a moved tag is refused.
     * ``log_root`` / ``evidence_root``: ``None`` writes no log file / no evidence.
     * ``secrets``: more values to mask in every output (tokens the caller knows).
+    * ``batch_size``: hosts changed at a time (``None``: all at once); ``max_fail``: failed
+      hosts tolerated before the hosts not yet changed are left alone (issue "Fast
+      relman" item 4).
     * ``on_progress``: called with each host's :class:`~relman.deploy.progress.Progress`
       (see :mod:`relman.deploy.progress`); ``None``: no reports.
     """
@@ -142,6 +145,8 @@ class DeployRequest:
     secrets: Sequence[str] = ()
     deploy_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ref_type: RefType = "tag"
+    batch_size: int | None = None
+    max_fail: int = 0
     on_progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
 
 
@@ -172,7 +177,10 @@ class HostResult:
 
     ``changed`` is true once the checkout was switched (the host no longer runs
     ``version_before``: a rollback may be needed); ``migrated`` once the migration started
-    (a restore may be needed); ``backup`` is the verified pre-deploy backup.
+    (a restore may be needed); ``backup`` is the verified pre-deploy backup. ``batch`` is
+    the rolling batch (1, 2, …) the host was changed in; ``skipped`` says the host was left
+    alone because another host failed (``error_code`` ``not_started``); ``executions`` is
+    how many remote commands the host got.
     """
 
     host: str
@@ -195,6 +203,9 @@ class HostResult:
     service_log: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     duration: float = 0.0
+    batch: int | None = None
+    skipped: bool = False
+    executions: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (for summary.json)."""
@@ -216,14 +227,21 @@ class HostResult:
             "smoke": [report.as_dict() for report in self.smoke],
             "steps": [record.as_dict() for record in self.steps],
             "duration_seconds": round(self.duration, 3),
+            "batch": self.batch,
+            "skipped": self.skipped,
+            "remote_executions": self.executions,
         }
 
 
 @dataclass
 class DeployResult:
-    """The outcome of a deploy on all its hosts; ``ok`` only when every host is ok.
+    """The outcome of a deploy on all its hosts.
 
-    ``tag`` is the branch name when ``ref_type`` is ``branch`` (a developer deploy).
+    ``ok`` when the rollout ran to its end with at most ``max_fail`` failed hosts (with the
+    default ``max_fail`` of 0: every host is ok). ``stopped``: it ended early (a host failed
+    its checks, or more than ``max_fail`` hosts failed), leaving the rest ``skipped``.
+    ``batches`` lists the host names of each rolling batch, in order. ``tag`` is the branch
+    name when ``ref_type`` is ``branch`` (a developer deploy).
     """
 
     ok: bool
@@ -240,6 +258,9 @@ class DeployResult:
     evidence_dir: Path | None
     error: str | None = None
     ref_type: RefType = "tag"
+    batches: list[list[str]] = field(default_factory=list)
+    stopped: bool = False
+    max_fail: int = 0
 
     @property
     def branch(self) -> str | None:
@@ -262,8 +283,14 @@ class DeployResult:
 
     @property
     def failed_hosts(self) -> list[str]:
-        """Names of the hosts that failed (pass as ``only_hosts`` to retry them)."""
+        """Names of the hosts that failed or were left alone (pass as ``only_hosts`` to
+        retry them)."""
         return [name for name, result in self.hosts.items() if not result.ok]
+
+    @property
+    def changed_hosts(self) -> list[str]:
+        """Names of the hosts whose checkout was switched."""
+        return [name for name, result in self.hosts.items() if result.changed]
 
     @property
     def migrated(self) -> bool:
@@ -300,6 +327,9 @@ class DeployResult:
             "duration_seconds": round(self.duration, 3),
             "log_file": str(self.log_path) if self.log_path else None,
             "error": self.error,
+            "batches": self.batches,
+            "stopped": self.stopped,
+            "max_fail": self.max_fail,
             "results": {name: result.as_dict() for name, result in self.hosts.items()},
         }
 
@@ -320,6 +350,26 @@ class _Context:
         return self.request.ref_type == "branch"
 
 
+@dataclass
+class _HostRun:
+    """One host's part of a deploy: its target, runner, result and what the phases learnt."""
+
+    name: str
+    host: Host
+    target: Target
+    runner: StepRunner
+    result: HostResult
+    progress: HostProgress
+    began: float = field(default_factory=time.monotonic)
+    #: The probe's answer: ``git``, ``files`` or ``none``.
+    state: str = "none"
+    #: The pre-deploy backup's folder, size (bytes) and sha256 once the digest ran.
+    backup_dir: str | None = None
+    backup_digest: tuple[int, str] | None = None
+    #: Capture the service's own log with the unlock (its health check failed).
+    wants_service_log: bool = False
+
+
 async def deploy(
     request: DeployRequest,
     *,
@@ -327,13 +377,24 @@ async def deploy(
     http_client: httpx.AsyncClient | None = None,
 ) -> DeployResult:
     """Deploy ``request.tag`` (or the branch, see :class:`DeployRequest`) of the service to
-    its hosts, all at once.
+    its hosts.
+
+    First every host is checked before any changes (issue "Fast relman" item 3): connect
+    (host key pinned), take the host lock, read the env files' secrets, probe, preflight,
+    fetch and verify the tag (and the approved sha, and the backup to restore). If any host
+    fails there, no host changes: the locks taken are freed and each host's result names
+    its problem (the others ``not_started``). Then the hosts change in batches of
+    ``request.batch_size`` (all at once by default), one batch after another, each
+    health-gated; once more than ``request.max_fail`` hosts have failed, the hosts not yet
+    changed are left alone (``skipped``, ``not_started``) and :attr:`DeployResult.stopped`
+    is set. Every host costs at most four remote executions on success (five with a
+    fallback build or a captured service log).
 
     Returns a :class:`DeployResult`; a failing host is reported there (with its name and the
     error), not raised. Raises :class:`~relman.domain.errors.InvalidInput` only for a request
     that cannot start: a tag that is not ``v``+SemVer, an invalid branch name, a rollback of
-    a branch, no hosts, ``only_hosts`` naming hosts not in ``hosts``, or ``restore_backup``
-    without a backup folder for a host.
+    a branch, no hosts, ``only_hosts`` naming hosts not in ``hosts``, a ``batch_size`` below
+    1 or a negative ``max_fail``, or ``restore_backup`` without a backup folder for a host.
     """
     if request.ref_type == "branch":
         validate_branch(request.tag, field="branch")
@@ -342,6 +403,9 @@ async def deploy(
     else:
         parse_release_tag(request.tag, field="tag")
     selected = _select_hosts(request)
+    batches = plan_batches(list(selected), request.batch_size)
+    if request.max_fail < 0:
+        raise InvalidInput("max_fail", "must be 0 or more")
     redactor = Redactor(request.secrets)
     service = request.service
     for url in (service.repo, service.health.url, *service.smoke_urls):
@@ -391,26 +455,27 @@ async def deploy(
     http = http_client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
     ctx = _Context(request, deploy_log, redactor, evidence, started, http, progress)
     deploy_log.message(msg.msg_start(request.tag, request.kind, request.ref_type))
-    transports: dict[str, Transport] = {}
+    runs: dict[str, _HostRun] = {}
+    stopped = True
     try:
         for name, host in selected.items():
-            transports[name] = transport_factory(host, name)
-        results = await asyncio.gather(
-            *(_deploy_host(ctx, name, host, transports[name]) for name, host in selected.items())
-        )
+            runs[name] = _host_run(ctx, name, host, transport_factory(host, name))
+        stopped = await _deploy_hosts(ctx, runs, batches)
     finally:
-        await asyncio.gather(*(_close(t) for t in transports.values()))
+        await asyncio.gather(*(_finish(ctx, run) for run in runs.values()))
+        await asyncio.gather(*(_close(run.runner.transport) for run in runs.values()))
         if http_client is None:
             await http.aclose()
-    by_host = {result.host: result for result in results}
-    failed = [r for r in results if not r.ok]
+    by_host = {name: run.result for name, run in runs.items()}
+    failed = [r for r in by_host.values() if not r.ok]
     error = None
     if failed:
         error = "; ".join(f"{r.host}: {r.error}" for r in failed)
         if request.kind == "rollback":
             deploy_log.message(msg.MSG_ROLLBACK_FAILED)
+    tolerated = sum(1 for r in failed if not r.skipped)
     result = DeployResult(
-        ok=not failed,
+        ok=not stopped and tolerated <= request.max_fail and len(failed) == tolerated,
         kind=request.kind,
         service=request.service_name,
         tag=request.tag,
@@ -424,6 +489,9 @@ async def deploy(
         evidence_dir=evidence.dir if evidence else None,
         error=redactor(error) if error else None,
         ref_type=request.ref_type,
+        batches=batches,
+        stopped=stopped,
+        max_fail=request.max_fail,
     )
     deploy_log.close()
     if evidence is not None:
@@ -464,11 +532,8 @@ async def _close(transport: Transport) -> None:
         await transport.close()
 
 
-async def _deploy_host(ctx: _Context, name: str, host: Host, transport: Transport) -> HostResult:
-    """Run the whole sequence on one host; every error ends up in the result."""
+def _host_run(ctx: _Context, name: str, host: Host, transport: Transport) -> _HostRun:
     request = ctx.request
-    result = HostResult(host=name)
-    target = make_target(request.service_name, request.service, name, host)
     progress = ctx.progress[name]
     runner = StepRunner(
         name,
@@ -479,83 +544,131 @@ async def _deploy_host(ctx: _Context, name: str, host: Host, transport: Transpor
         default_timeout=host.command_timeout,
         on_step=lambda step: progress.step(step.name, step.message),
     )
-    started = time.monotonic()
+    target = make_target(request.service_name, request.service, name, host)
+    return _HostRun(name, host, target, runner, HostResult(host=name), progress)
+
+
+async def _deploy_hosts(
+    ctx: _Context, runs: Mapping[str, _HostRun], batches: list[list[str]]
+) -> bool:
+    """Prepare every host, then change them batch by batch; returns whether the rollout
+    stopped before its end (a host failed its checks, or more than ``max_fail`` failed)."""
+    await asyncio.gather(*(_guarded(ctx, run, _prepare) for run in runs.values()))
+    problems = [name for name, run in runs.items() if run.result.error is not None]
+    if problems:
+        why = f"not changed: {', '.join(problems)} failed before any host changed"
+        _leave_alone(ctx, [run for run in runs.values() if run.result.error is None], why)
+        return True
+    max_fail = ctx.request.max_fail
+    failures = 0
+    for number, names in enumerate(batches, start=1):
+        if len(batches) > 1:
+            ctx.log.message(msg.msg_batch(number, len(batches), names))
+        for name in names:
+            runs[name].result.batch = number
+        await asyncio.gather(*(_guarded(ctx, runs[name], _change) for name in names))
+        failures += sum(1 for name in names if not runs[name].result.ok)
+        if failures > max_fail:
+            rest = [runs[name] for later in batches[number:] for name in later]
+            if rest:
+                ctx.log.message(msg.msg_rollout_stopped(number, len(batches), failures))
+            why = (
+                f"not changed: the rollout stopped after batch {number} of {len(batches)} "
+                f"({failures} host(s) failed, max_fail {max_fail})"
+            )
+            _leave_alone(ctx, rest, why)
+            return True
+    return False
+
+
+def _leave_alone(ctx: _Context, runs: Sequence[_HostRun], why: str) -> None:
+    for run in runs:
+        run.result.skipped = True
+        run.result.error = why
+        run.result.error_code = "not_started"
+        ctx.log.message(msg.msg_error(why), run.name)
+
+
+async def _guarded(ctx: _Context, run: _HostRun, phase: Callable[..., Awaitable[None]]) -> None:
+    """Run one phase on one host; every error ends up in the host's result."""
+    result = run.result
     try:
-        await _run_sequence(ctx, target, runner, result)
-        result.ok = True
+        await phase(ctx, run)
     except RelmanError as exc:
+        result.ok = False
         result.error = ctx.redactor(str(exc))
         result.error_code = exc.code
-        ctx.log.message(msg.msg_error(result.error), name)
+        ctx.log.message(msg.msg_error(result.error), run.name)
     except Exception as exc:  # a bug or an unexpected library error: report, do not crash
+        result.ok = False
         result.error = ctx.redactor(f"{type(exc).__name__}: {exc}")
         result.error_code = "internal_error"
-        ctx.log.message(msg.msg_error(result.error), name)
-    finally:
-        if result.lock_acquired:
-            await _unlock(ctx, target, runner)
-        result.steps = list(runner.records)
-        result.duration = time.monotonic() - started
-        done = msg.msg_success(request.tag, request.kind, request.ref_type)
-        progress.finish(result.ok, done if result.ok else (result.error or "failed"))
-    return result
+        ctx.log.message(msg.msg_error(result.error), run.name)
 
 
-async def _unlock(ctx: _Context, target: Target, runner: StepRunner) -> None:
-    with contextlib.suppress(RelmanError):
-        out = await runner.run(unlock_step(target, ctx.request.deploy_id))
-        if out.ok:
-            ctx.log.message(msg.MSG_UNLOCKED, target.host_name)
+def _unchecked(step: Step) -> Step:
+    return replace(step, check=False)
 
 
-async def _run_sequence(
-    ctx: _Context, target: Target, runner: StepRunner, result: HostResult
-) -> None:
+def _checked(step: Step) -> Step:
+    return replace(step, check=True)
+
+
+def _with_message(step: Step, message: str) -> Step:
+    return replace(step, message=message)
+
+
+async def _prepare(ctx: _Context, run: _HostRun) -> None:
+    """Remote executions 1 and 2: lock, env files, probe, preflight; fetch, verify the ref
+    (and the backup to restore). Nothing the service runs changes here."""
     request = ctx.request
-    tag = request.tag
-    name = target.host_name
-    service = request.service
-    branch = ctx.branch
-    ref_type = request.ref_type
-
-    # lock (DESIGN.md §5)
+    name, target, result = run.name, run.target, run.result
     details = lock_details(
         deploy_id=request.deploy_id,
         actor=request.actor,
         since=iso(ctx.started),
-        tag=tag,
-        reason=request.reason or f"{request.kind} {tag} to {request.environment}",
+        tag=request.tag,
+        reason=request.reason or f"{request.kind} {request.tag} to {request.environment}",
         pid=os.getpid(),
         machine=this_machine(),
         environment=request.environment,
     )
-    out = await runner.run(lock_step(target, details))
-    if out.result.exit_status == LOCK_HELD_STATUS:
-        status = parse_details("\n".join(out.lines[1:]), target.lock_dir)
-        raise lock_held_error(status, name, request.service_name)
-    if not out.ok:
-        raise CommandFailed(
-            host=name,
-            step="lock",
-            exit_status=out.result.exit_status,
-            timed_out=out.result.timed_out,
-            tail=out.tail,
-        )
-    result.lock_acquired = True
-    ctx.log.message(msg.MSG_LOCKED, name)
 
-    # secrets of the service's env files, before anything prints them
-    for step in read_env_file_steps(target):
-        read = await runner.run(step)
-        if read.ok:
-            ctx.redactor.add(*env_file_secrets("\n".join(read.lines)))
+    def locked(step: Step, out: StepOutput) -> None:
+        if step.name == "lock" and out.ok:
+            result.lock_acquired = True
+            ctx.log.message(msg.MSG_LOCKED, name)
 
-    # preflight (seed 001 §2)
-    ctx.log.message(msg.MSG_UPDATING, name)
     # (outputs are parsed by shape: a login shell may print lines of its own)
-    state = (await runner.run(probe_step(target))).first_match(_PROBE_RE) or "none"
-    if state == "git":
-        status_out, version_out, sha_out = [await runner.run(s) for s in preflight_steps(target)]
+    first = await run.runner.run_batch(
+        [
+            _checked(lock_step(target, details)),
+            *read_env_file_steps(target),
+            _with_message(probe_step(target), msg.MSG_UPDATING),
+            *(_unchecked(step) for step in preflight_steps(target)),
+        ],
+        on_done=locked,
+    )
+    lock = first.get("lock")
+    if lock is not None and lock.result.exit_status == LOCK_HELD_STATUS:
+        status = parse_details("\n".join(lock.lines[1:]), target.lock_dir)
+        raise lock_held_error(status, name, request.service_name)
+    first.raise_failed()
+    env_files = first.get("read_env_file")
+    if env_files is not None:
+        ctx.redactor.add(*env_file_secrets("\n".join(env_files.lines)))
+    run.state = first["probe"].first_match(_PROBE_RE) or "none"
+    if run.state == "git":
+        status_out = first["preflight_status"]
+        if not status_out.ok:
+            raise CommandFailed(
+                host=name,
+                step="preflight_status",
+                exit_status=status_out.result.exit_status,
+                timed_out=status_out.result.timed_out,
+                tail=status_out.tail,
+            )
+        version_out, sha_out = first["preflight_version"], first["preflight_sha"]
         dirty = [line for line in status_out.lines if _PORCELAIN_RE.fullmatch(line)]
         result.dirty = [ctx.redactor(line) for line in dirty][:50]
         result.version_before = (
@@ -570,145 +683,215 @@ async def _run_sequence(
         ctx.log.message(msg.msg_current_state("нет рабочей копии"), name)
     result.version_after, result.sha_after = result.version_before, result.sha_before
 
-    # fetch (seed 003: git fetch origin --tags --force)
-    if state == "none":
-        ctx.log.message(msg.MSG_CLONING, name)
-    ctx.log.message(msg.MSG_FETCHING, name)
-    for step in fetch_steps(target, state, branches=branch):
-        await runner.run(step)
-
-    # tag (or branch) exists? (seed 003 Troubleshooting 1)
-    if branch:
-        verify = await runner.run(verify_branch_step(target, tag))
-        if not verify.ok or not verify.first_match(SHA_RE):
-            raise BranchNotFound(tag, host=name)
+    # fetch (seed 003: git fetch origin --tags --force), then: does the ref exist?
+    fetch = fetch_steps(target, run.state, branches=ctx.branch)
+    if run.state == "none":
+        fetch[0] = _with_message(fetch[0], msg.MSG_CLONING)
+    fetch[-1] = _with_message(fetch[-1], msg.MSG_FETCHING)
+    if ctx.branch:
+        verify_step = _checked(verify_branch_step(target, request.tag))
     else:
-        verify = await runner.run(verify_tag_step(target, tag))
-        if not verify.ok or not verify.first_match(SHA_RE):
-            raise TagNotFound(tag, host=name)
-    result.target_sha = verify.first_match(SHA_RE)
-    if request.expected_sha and not result.target_sha.startswith(request.expected_sha):
-        raise TagMoved(tag, request.expected_sha, result.target_sha, host=name)
-    if branch:
-        ctx.log.message(msg.msg_branch_found(tag, result.target_sha), name)
-    else:
-        ctx.log.message(msg.msg_tag_found(tag), name)
-
-    restoring = request.kind == "rollback" and request.restore_backup
-    restore_dir = request.restore_from.get(name) if restoring else None
+        verify_step = _checked(verify_tag_step(target, request.tag))
+    steps = [*fetch, verify_step]
+    restore_dir = _restore_dir(ctx, run)
     if restore_dir is not None:
-        # check the backup to restore before anything changes (seed 001 §4)
-        check = await runner.run(verify_backup_step(restore_dir, "restore_verify"))
-        if not check.ok:
-            raise BackupInvalid(
-                f"host {name}: backup {restore_dir} does not match its SHA256SUMS; "
-                "not restoring it",
-                host=name,
-            )
-
-    # backup before anything changes (seed 001 §3.1, seed 002 §5); not for a branch
-    if service.backup_command and not branch and (request.kind == "deploy" or restoring):
-        result.backup = await _backup(ctx, target, runner, result)
-
-    # checkout (seed 003: "Переключаемся на тег"); a branch: the commit verified above
-    result.changed = True
-    if branch:
-        step = _with_message(
-            checkout_commit_step(target, result.target_sha),
-            msg.msg_switching_branch(tag, result.target_sha),
+        # the backup to restore is checked before anything changes (seed 001 §4)
+        steps.append(verify_backup_step(restore_dir, "restore_verify"))
+    second = await run.runner.run_batch(steps)
+    verify = second.get(verify_step.name)
+    sha = verify.first_match(SHA_RE) if verify is not None else ""
+    if verify is not None and (not verify.ok or not sha):
+        raise (
+            BranchNotFound(request.tag, host=name)
+            if ctx.branch
+            else TagNotFound(request.tag, host=name)
         )
-    else:
-        step = _with_message(checkout_step(target, tag), msg.msg_switching(tag))
-    await runner.run(step)
-    result.version_after, result.sha_after = tag, result.target_sha
-    branches = await runner.run(list_branches_step(target))
-    ctx.log.message(msg.MSG_CLEANING, name)
-    names = [line.strip() for line in branches.lines if _REF_RE.fullmatch(line.strip())]
-    clean = clean_branches_step(target, names)
-    if clean is not None:
-        await runner.run(clean)
-
-    # database: restore on a rollback that undoes a migration, else migrate
-    if restore_dir is not None:
-        ctx.log.message(msg.MSG_RESTORE, name)
-        result.restored = True
-        await runner.run(restore_step(target, tag, restore_dir))
-    elif request.kind == "deploy" and service.migrate_command:
-        ctx.log.message(msg.MSG_MIGRATE, name)
-        result.migrated = True
-        await runner.run(migrate_step(target, tag, ref_type=ref_type, sha=result.target_sha))
-
-    # build / restart
-    ctx.log.message(msg.msg_building(tag, service.strategy, ref_type), name)
-    if service.strategy == "compose" and request.kind == "rollback":
-        try:
-            await runner.run(restart_step(target, tag, build=False, sha=result.target_sha))
-        except CommandFailed:
-            # the image of this tag is gone (pruned): build it after all
-            await runner.run(restart_step(target, tag, build=True, sha=result.target_sha))
-    else:
-        await runner.run(restart_step(target, tag, ref_type=ref_type, sha=result.target_sha))
-
-    # health and smoke, from the relman machine
-    await _health(ctx, target, runner, result)
-    ctx.log.message(msg.msg_success(tag, request.kind, ref_type), name)
-
-
-def _with_message(step: Step, message: str) -> Step:
-    return replace(step, message=message)
-
-
-async def _backup(
-    ctx: _Context, target: Target, runner: StepRunner, result: HostResult
-) -> BackupInfo:
-    """Run the backup command, then record and verify the dump's sha256 (seed 001 §3.1)."""
-    name = target.host_name
-    request = ctx.request
-    folder = backup_dir_for(target, stamp(utc_now()), request.tag)
-    ctx.log.message(msg.MSG_BACKUP, name)
-    for step in backup_steps(target, request.tag, folder):
-        await runner.run(step)
-    digest = await runner.run(backup_digest_step(folder))
-    if digest.result.exit_status == DUMP_MISSING_STATUS:
+    if second.failed is not None and second.failed.name == "restore_verify":
         raise BackupInvalid(
-            f"host {name}: the backup command wrote no dump (expected a non-empty "
-            f"{folder}/{DUMP_NAME}); not deploying without a backup",
+            f"host {name}: backup {restore_dir} does not match its SHA256SUMS; not restoring it",
             host=name,
         )
-    size_line = digest.first_match(re.compile(r"\d+"))
-    sum_line = digest.first_match(re.compile(r"[0-9a-f]{64}\s+\S.*"))
-    if not size_line or not sum_line:
-        raise BackupInvalid(
-            f"host {name}: cannot read the dump's size and sha256 in {folder}", host=name
+    second.raise_failed()
+    result.target_sha = sha
+    if request.expected_sha and not sha.startswith(request.expected_sha):
+        raise TagMoved(request.tag, request.expected_sha, sha, host=name)
+    if ctx.branch:
+        ctx.log.message(msg.msg_branch_found(request.tag, sha), name)
+    else:
+        ctx.log.message(msg.msg_tag_found(request.tag), name)
+
+
+def _restore_dir(ctx: _Context, run: _HostRun) -> str | None:
+    """The backup folder this rollback restores on the host, if it restores one."""
+    request = ctx.request
+    if request.kind == "rollback" and request.restore_backup:
+        return request.restore_from.get(run.name)
+    return None
+
+
+async def _change(ctx: _Context, run: _HostRun) -> None:
+    """Remote execution 3 — backup, checkout, branch clean, migrate or restore, restart —
+    then the health check and smoke URLs from the relman machine."""
+    request = ctx.request
+    tag, name, target, result = request.tag, run.name, run.target, run.result
+    service = request.service
+    sha = result.target_sha
+    assert sha is not None
+    restore_dir = _restore_dir(ctx, run)
+    steps: list[Step] = []
+    # backup before anything changes (seed 001 §3.1, seed 002 §7); not for a branch
+    if (
+        service.backup_command
+        and not ctx.branch
+        and (request.kind == "deploy" or restore_dir is not None)
+    ):
+        run.backup_dir = backup_dir_for(target, stamp(utc_now()), tag)
+        backup = backup_steps(target, tag, run.backup_dir)
+        backup[0] = _with_message(backup[0], msg.MSG_BACKUP)
+        steps += [*backup, backup_digest_step(run.backup_dir), verify_backup_step(run.backup_dir)]
+    # checkout (seed 003: "Переключаемся на тег"); a branch: the commit verified before
+    if ctx.branch:
+        checkout = _with_message(
+            checkout_commit_step(target, sha), msg.msg_switching_branch(tag, sha)
         )
-    size = int(size_line)
-    sha256 = sum_line.split()[0]
-    manifest = backup_manifest(
-        service=request.service_name,
-        environment=request.environment,
-        host=name,
-        created_at=iso(utc_now()),
-        tag_before=result.version_before,
-        sha_before=result.sha_before,
-        tag_deploying=request.tag,
-        size_bytes=size,
-        sha256=sha256,
-    )
-    await runner.run(write_manifest_step(folder, manifest, sha256))
-    check = await runner.run(verify_backup_step(folder))
-    if not check.ok:
+    else:
+        checkout = _with_message(checkout_step(target, tag), msg.msg_switching(tag))
+    steps += [checkout, _with_message(clean_branches_step(target), msg.MSG_CLEANING)]
+    # database: restore on a rollback that undoes a migration, else migrate
+    if restore_dir is not None:
+        steps.append(_with_message(restore_step(target, tag, restore_dir), msg.MSG_RESTORE))
+    elif request.kind == "deploy" and service.migrate_command:
+        steps.append(
+            _with_message(
+                migrate_step(target, tag, ref_type=request.ref_type, sha=sha), msg.MSG_MIGRATE
+            )
+        )
+    # build / restart; a compose rollback reuses the tag's image
+    rebuild_fallback = service.strategy == "compose" and request.kind == "rollback"
+    if rebuild_fallback:
+        restart = restart_step(target, tag, build=False, sha=sha)
+    else:
+        restart = restart_step(target, tag, ref_type=request.ref_type, sha=sha)
+    steps.append(_with_message(restart, msg.msg_building(tag, service.strategy, request.ref_type)))
+
+    def began(step: Step) -> None:
+        if step.name == "checkout":
+            result.changed = True
+        elif step.name == "migrate":
+            result.migrated = True
+        elif step.name == "restore":
+            result.restored = True
+
+    def done(step: Step, out: StepOutput) -> None:
+        if step.name == "backup_digest" and out.ok:
+            run.backup_digest = _read_digest(out)
+        elif step.name == "backup_verify" and out.ok and run.backup_digest is not None:
+            ctx.log.message(msg.msg_backup_ok(run.backup_digest[1], run.backup_digest[0]), name)
+
+    out = await run.runner.run_batch(steps, on_begin=began, on_done=done)
+    _raise_backup_problem(ctx, run, out)
+    if rebuild_fallback and out.failed is not None and out.failed.name == restart.name:
+        # the image of this tag is gone (pruned): build it after all
+        await run.runner.run(restart_step(target, tag, build=True, sha=sha))
+    else:
+        out.raise_failed()
+    result.version_after, result.sha_after = tag, sha
+    await _health(ctx, run)
+    ctx.log.message(msg.msg_success(tag, request.kind, request.ref_type), name)
+    result.ok = True
+
+
+def _read_digest(out: StepOutput) -> tuple[int, str] | None:
+    """The dump's size (bytes) and sha256 from the digest step's output, if readable."""
+    size_line = out.first_match(re.compile(r"\d+"))
+    sum_line = out.first_match(re.compile(r"[0-9a-f]{64}\s+\S.*"))
+    if not size_line or not sum_line:
+        return None
+    return int(size_line), sum_line.split()[0]
+
+
+def _raise_backup_problem(ctx: _Context, run: _HostRun, out: BatchOutput) -> None:
+    """Turn a failed backup step into :class:`BackupInvalid`; record a good backup."""
+    name, folder = run.name, run.backup_dir
+    failed = out.failed.name if out.failed is not None else None
+    if folder is None:
+        return
+    digest = out.get("backup_digest")
+    if failed == "backup_digest" and digest is not None:
+        if digest.result.exit_status == DUMP_MISSING_STATUS:
+            raise BackupInvalid(
+                f"host {name}: the backup command wrote no dump (expected a non-empty "
+                f"{folder}/{DUMP_NAME}); not deploying without a backup",
+                host=name,
+            )
+        out.raise_failed()
+    if failed == "backup_verify":
         raise BackupInvalid(
             f"host {name}: the dump in {folder} changed after it was written "
             "(sha256 mismatch); not deploying",
             host=name,
         )
-    ctx.log.message(msg.msg_backup_ok(sha256, size), name)
-    return BackupInfo(name, folder, f"{folder}/{DUMP_NAME}", sha256, size, manifest)
+    if digest is None or not digest.ok:
+        return  # the backup command itself failed: raise_failed names it
+    if run.backup_digest is None:
+        raise BackupInvalid(
+            f"host {name}: cannot read the dump's size and sha256 in {folder}", host=name
+        )
+    size, sha256 = run.backup_digest
+    manifest = backup_manifest(
+        service=ctx.request.service_name,
+        environment=ctx.request.environment,
+        host=name,
+        created_at=iso(utc_now()),
+        tag_before=run.result.version_before,
+        sha_before=run.result.sha_before,
+        tag_deploying=ctx.request.tag,
+        size_bytes=size,
+        sha256=sha256,
+    )
+    run.result.backup = BackupInfo(name, folder, f"{folder}/{DUMP_NAME}", sha256, size, manifest)
 
 
-async def _health(ctx: _Context, target: Target, runner: StepRunner, result: HostResult) -> None:
-    """Health check then smoke URLs; on failure capture the service's log and raise
-    :class:`HealthCheckFailed` naming the host."""
+async def _finish(ctx: _Context, run: _HostRun) -> None:
+    """The last remote execution: the service's log when its health check failed, the
+    backup's manifest, and the unlock; then the host's totals and its last progress."""
+    result = run.result
+    steps: list[Step] = []
+    log_step = service_log_step(run.target) if run.wants_service_log else None
+    if log_step is not None:
+        steps.append(log_step)
+    if result.backup is not None:
+        steps.append(write_manifest_step(result.backup.dir, result.backup.manifest))
+    if result.lock_acquired:
+        steps.append(unlock_step(run.target, ctx.request.deploy_id))
+    try:
+        if steps:
+            out = await run.runner.run_batch(steps)
+            logged = out.get("service_log")
+            if logged is not None:
+                lines = [ctx.redactor(line) for line in logged.lines][-50:]
+                result.service_log = lines
+                ctx.log.message(msg.MSG_SERVICE_LOG, run.name)
+                for line in lines:
+                    ctx.log.output(line, run.name)
+            unlocked = out.get("unlock")
+            if unlocked is not None and unlocked.ok:
+                ctx.log.message(msg.MSG_UNLOCKED, run.name)
+    except Exception as exc:  # the host went away: its lock shows as stale in `lock status`
+        ctx.log.message(msg.msg_error(ctx.redactor(f"unlock: {exc}")), run.name)
+    finally:
+        result.steps = list(run.runner.records)
+        result.executions = run.runner.executions
+        result.duration = time.monotonic() - run.began
+        request = ctx.request
+        done = msg.msg_success(request.tag, request.kind, request.ref_type)
+        run.progress.finish(result.ok, done if result.ok else (result.error or "failed"))
+
+
+async def _health(ctx: _Context, run: _HostRun) -> None:
+    """Health check then smoke URLs; on failure ask for the service's log (captured with
+    the unlock) and raise :class:`HealthCheckFailed` naming the host."""
+    target, runner, result = run.target, run.runner, run.result
     name = target.host_name
     check = ctx.request.service.health
     url = render(check.url, target.host)
@@ -750,7 +933,7 @@ async def _health(ctx: _Context, target: Target, runner: StepRunner, result: Hos
     runner.record("health", began, 0 if report.ok else 1)
     if not report.ok:
         ctx.log.message(msg.msg_health_failed(check.attempts), name)
-        await _capture_service_log(ctx, target, runner, result)
+        run.wants_service_log = True
         last = report.last
         detail = last.error if last is not None else "no attempt"
         raise HealthCheckFailed(
@@ -778,28 +961,11 @@ async def _health(ctx: _Context, target: Target, runner: StepRunner, result: Hos
     failed = [r for r in reports if not r.ok]
     runner.record("smoke", began, 1 if failed else 0)
     if failed:
-        await _capture_service_log(ctx, target, runner, result)
+        run.wants_service_log = True
         raise HealthCheckFailed(
             f"❌ Smoke не пройден на хосте {name}: " + ", ".join(r.url for r in failed),
             host=name,
         )
-
-
-async def _capture_service_log(
-    ctx: _Context, target: Target, runner: StepRunner, result: HostResult
-) -> None:
-    step = service_log_step(target)
-    if step is None:
-        return
-    try:
-        out = await runner.run(step)
-    except RelmanError:
-        return
-    lines = [ctx.redactor(line) for line in out.lines][-50:]
-    result.service_log = lines
-    ctx.log.message(msg.MSG_SERVICE_LOG, target.host_name)
-    for line in lines:
-        ctx.log.output(line, target.host_name)
 
 
 __all__ = [

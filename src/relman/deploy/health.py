@@ -1,10 +1,15 @@
 """Health check and smoke URLs, requested from the relman machine (DESIGN.md §4, seed 003).
 
-Health: up to ``attempts`` GETs, ``interval`` seconds apart, ``timeout`` seconds each. An
-attempt passes when the answer is 2xx and, when a version is expected, the body shows it:
-the JSON ``version`` field (``1.2.3`` or ``v1.2.3``) for a JSON body, else a substring.
-Smoke: every URL must answer 2xx (seed 001 §3.5). Proxies from the environment are ignored
-(``trust_env=False``): these are the deploy targets, not the internet.
+Health: ``attempts`` numbered attempts, ``interval`` seconds apart, ``timeout`` seconds per
+request (seed 003: "попытка 1 из 3"). The first request goes out right after the restart;
+inside the first interval quick retries follow at pauses that double from
+:data:`FIRST_PAUSE` (issue "Fast relman" item 5), so a service that is up in 0.2 s passes
+in about 0.2 s, not after a whole interval. The last attempt is still due
+``(attempts - 1) × interval`` seconds after the first, as before. A request passes when the
+answer is 2xx and, when a version is expected, the body shows it: the JSON ``version``
+field (``1.2.3`` or ``v1.2.3``) for a JSON body, else a substring. Smoke: every URL must
+answer 2xx (seed 001 §3.5). Proxies from the environment are ignored (``trust_env=False``):
+these are the deploy targets, not the internet.
 """
 
 from __future__ import annotations
@@ -85,6 +90,32 @@ async def probe(
     return Attempt(number, status, ok, duration, error, seen)
 
 
+#: The first pause (seconds) between quick health requests; each next one doubles.
+FIRST_PAUSE = 0.05
+
+
+def probe_schedule(
+    attempts: int, interval: float, first_pause: float = FIRST_PAUSE
+) -> list[tuple[float, int]]:
+    """When each health request goes out: ``(seconds after the first request, attempt
+    number)``, in order (pure).
+
+    Attempt ``n`` is due at ``(n - 1) * interval``; inside the first interval quick
+    requests (counted as attempt 1) follow at pauses of ``first_pause``, twice that, … as
+    long as they fall before attempt 2. With one attempt, or a first pause not shorter than
+    the interval, there are no quick requests.
+    """
+    schedule = [(0.0, 1)]
+    if attempts > 1:
+        pause, at = first_pause, first_pause
+        while first_pause > 0 and at < interval:
+            schedule.append((at, 1))
+            pause *= 2
+            at += pause
+    schedule += [((n - 1) * interval, n) for n in range(2, attempts + 1)]
+    return schedule
+
+
 async def check_health(
     url: str,
     *,
@@ -96,28 +127,36 @@ async def check_health(
     on_result: Callable[[Attempt], None] | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> HealthReport:
-    """Poll ``url`` until an attempt passes or ``attempts`` are used up.
+    """Poll ``url`` on :func:`probe_schedule` until a request passes or the last attempt
+    has failed.
 
     ``interval`` and ``attempt_timeout`` (per request) are seconds; ``expected_version`` is
     a version without ``v`` (``None``: any 2xx passes). ``on_attempt(n, attempts)`` is
-    called before each try (for "🔍 Проверка health (попытка 1 из 3)..."), ``on_result``
-    after it. Never raises for a failing service: the report says so.
+    called once per numbered attempt, before its first request (for "🔍 Проверка health
+    (попытка 1 из 3)..."), ``on_result`` after every request. Never raises for a failing
+    service: the report says so.
     """
     own = client is None
     http = client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
     done: list[Attempt] = []
+    announced = 0
+    start = time.monotonic()
     try:
-        for number in range(1, attempts + 1):
-            if on_attempt is not None:
-                on_attempt(number, attempts)
+        for number, (offset, attempt_number) in enumerate(
+            probe_schedule(attempts, interval), start=1
+        ):
+            wait = start + offset - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if on_attempt is not None and attempt_number != announced:
+                on_attempt(attempt_number, attempts)
+            announced = attempt_number
             attempt = await probe(http, url, number, attempt_timeout, expected_version)
             done.append(attempt)
             if on_result is not None:
                 on_result(attempt)
             if attempt.ok:
                 return HealthReport(url, True, tuple(done), expected_version)
-            if number < attempts:
-                await asyncio.sleep(interval)
     finally:
         if own:
             await http.aclose()

@@ -202,6 +202,19 @@ def msg_health_failed(attempts: int) -> str:
     return f"❌ Health check не пройден после {attempts} попыток"
 
 
+def msg_batch(number: int, total: int, hosts: list[str]) -> str:
+    """A rolling batch starts (issue "Fast relman" item 4)."""
+    return f"📦 Партия {number} из {total}: {', '.join(hosts)}"
+
+
+def msg_rollout_stopped(number: int, total: int, failed: int) -> str:
+    """The rollout stopped after a failed batch; the later batches stay untouched."""
+    return (
+        f"⛔ Раскатка остановлена после партии {number} из {total} "
+        f"(хостов с ошибкой: {failed}); остальные хосты не тронуты"
+    )
+
+
 def msg_smoke(url: str, outcome: str) -> str:
     return f"🧪 Smoke {url}: {outcome}"
 

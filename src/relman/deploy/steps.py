@@ -16,18 +16,25 @@ checks out that commit, detached; it takes no backup.
 Commands that need redirection or a conditional use ``sh -c SCRIPT sh ARG…`` with a
 constant script and the values as positional arguments, so no value is ever parsed by a
 shell. Paths on the host are POSIX paths.
+
+Round trips: :func:`join_steps` joins several steps into one such ``sh -c`` command (the
+script only refers to ``"${N}"``; every value stays a positional argument), so a deploy
+upgrade costs four remote executions per host (issue "Fast relman"): lock + env files +
+probe + preflight; fetch + tag check; backup … checkout + branch clean + migrate + restart;
+unlock. Marker lines carrying a per-run nonce separate the steps' outputs and exit statuses.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relman.config import Host, Service
 from relman.deploy.log import RefType, safe_name
-from relman.deploy.refs import branch_problem, docker_tag
+from relman.deploy.refs import docker_tag
 
 #: Exit status of the lock step when another deploy holds the lock (EX_TEMPFAIL).
 LOCK_HELD_STATUS = 75
@@ -259,17 +266,22 @@ def probe_step(target: Target) -> Step:
 
 def read_env_file_steps(target: Target) -> list[Step]:
     """Read the service's env files (relative to the workdir) so their secret values can be
-    masked; the output is ``sensitive`` and never logged. Missing files are fine."""
+    masked: one ``cat`` of them all, or no step without env files. The output is
+    ``sensitive`` and never logged. Missing files are fine (unchecked)."""
+    paths = [
+        posixpath.join(target.workdir, render(p, target.host)) for p in target.service.env_files
+    ]
+    if not paths:
+        return []
     return [
         Step(
             name="read_env_file",
-            argv=("cat", "--", posixpath.join(target.workdir, render(path, target.host))),
+            argv=("cat", "--", *paths),
             check=False,
             stream=False,
             sensitive=True,
             timeout=30.0,
         )
-        for path in target.service.env_files
     ]
 
 
@@ -371,12 +383,11 @@ _DIGEST_SCRIPT = (
     f"  exit {DUMP_MISSING_STATUS}\n"
     "fi\n"
     'wc -c < "$2"\n'
-    'sha256sum -- "$2"'
+    'sha256sum -- "$2" > SHA256SUMS || exit 1\n'
+    "cat SHA256SUMS"
 )
 
-_WRITE_MANIFEST_SCRIPT = (
-    'printf \'%s\\n\' "$2" > "$1/manifest.json" && printf \'%s\\n\' "$3" > "$1/SHA256SUMS"'
-)
+_WRITE_MANIFEST_SCRIPT = 'printf \'%s\\n\' "$2" > "$1/manifest.json"'
 
 
 def backup_dir_for(target: Target, stamp: str, tag: str) -> str:
@@ -425,9 +436,11 @@ def _dump_step(
 
 
 def backup_digest_step(backup_dir: str) -> Step:
-    """Print the dump's size in bytes and its ``sha256sum`` line; exits
-    :data:`DUMP_MISSING_STATUS` when it is missing or empty."""
-    return _sh("backup_digest", _DIGEST_SCRIPT, backup_dir, DUMP_NAME, check=False, stream=False)
+    """Write ``SHA256SUMS`` (``sha256sum`` format) for the dump, print the dump's size in
+    bytes and that line; exits :data:`DUMP_MISSING_STATUS` when the dump is missing or
+    empty. The sum is taken on the host, so :func:`verify_backup_step` can follow in the
+    same remote command."""
+    return _sh("backup_digest", _DIGEST_SCRIPT, backup_dir, DUMP_NAME, stream=False)
 
 
 def backup_manifest(
@@ -458,16 +471,12 @@ def backup_manifest(
     }
 
 
-def write_manifest_step(backup_dir: str, manifest: Mapping[str, object], sha256: str) -> Step:
-    """Write ``manifest.json`` and ``SHA256SUMS`` (``sha256sum`` format) into the backup."""
+def write_manifest_step(backup_dir: str, manifest: Mapping[str, object]) -> Step:
+    """Write ``manifest.json`` into the backup folder (sent with the unlock, once the
+    digest is known; unchecked: the dump and its ``SHA256SUMS`` are what a restore needs)."""
     text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
     return _sh(
-        "backup_manifest",
-        _WRITE_MANIFEST_SCRIPT,
-        backup_dir,
-        text,
-        f"{sha256}  {DUMP_NAME}",
-        timeout=30.0,
+        "backup_manifest", _WRITE_MANIFEST_SCRIPT, backup_dir, text, check=False, timeout=30.0
     )
 
 
@@ -477,7 +486,6 @@ def verify_backup_step(backup_dir: str, name: str = "backup_verify") -> Step:
         name,
         ("sha256sum", "-c", "--strict", "SHA256SUMS"),
         cwd=backup_dir,
-        check=False,
     )
 
 
@@ -514,33 +522,24 @@ def _checkout_step(target: Target, ref: str) -> Step:
     )
 
 
-def list_branches_step(target: Target) -> Step:
-    """Print the local branch names, one per line."""
+_CLEAN_BRANCHES_SCRIPT = (
+    "git for-each-ref --format='delete %(refname)' refs/heads/ | git update-ref --stdin"
+)
+
+
+def clean_branches_step(target: Target) -> Step:
+    """Delete every local branch in one command (seed 003: "Очищаем старые ветки").
+
+    Runs after the detached checkout, when no branch is current, so the host keeps only
+    tags. The names never leave the host: ``for-each-ref`` feeds ``update-ref --stdin``
+    directly, so a login shell's noise cannot be taken for a branch name.
+    """
     return Step(
-        "list_branches",
-        ("git", "for-each-ref", "--format=%(refname:short)", "refs/heads/"),
+        "clean_branches",
+        ("sh", "-c", _CLEAN_BRANCHES_SCRIPT),
         cwd=target.workdir,
         env=GIT_ENV,
         stream=False,
-        timeout=60.0,
-    )
-
-
-def clean_branches_step(
-    target: Target, branches: Sequence[str], current: str | None = None
-) -> Step | None:
-    """``git branch -D`` every local branch except ``current`` (seed 003: "Очищаем старые
-    ветки"); ``None`` when there is nothing to delete. After the detached checkout no
-    branch is current, so the host keeps only tags. Names git would refuse (noise a login
-    shell printed among the branch names, an option-like ``-x``) are skipped."""
-    doomed = [b for b in branches if b and b != current and branch_problem(b) is None]
-    if not doomed:
-        return None
-    return Step(
-        "clean_branches",
-        ("git", "branch", "-D", *doomed),
-        cwd=target.workdir,
-        env=GIT_ENV,
         timeout=60.0,
     )
 
@@ -617,4 +616,73 @@ def service_log_step(target: Target) -> Step | None:
         check=False,
         stream=False,
         timeout=60.0,
+    )
+
+
+# --- one remote command for several steps -----------------------------------------------
+
+#: A step's name as it may appear in a joined script's markers and in file names.
+_STEP_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def join_steps(steps: Sequence[Step], nonce: str, *, name: str = "batch") -> Step:
+    """Join ``steps`` into one ``sh -c SCRIPT sh NONCE ARG…`` step (pure; tested as data).
+
+    The script is built from the steps' shape only: each word, ``cwd`` and ``K=V`` of a
+    step becomes a positional argument and the script refers to it as ``"${N}"``, so no
+    value is ever parsed by a shell, local or remote. Each step runs in a subshell
+    (``cd -- DIR && exec env K=V… ARGV``), stdin from ``/dev/null``, stderr merged into
+    stdout. Before a step the script prints ``NONCE:INDEX:begin`` and after it
+    ``NONCE:INDEX:end:STATUS`` on lines of their own; a failing ``check`` step ends the
+    script with its status, so later steps do not run. :class:`relman.deploy.runner.StepRunner`
+    reads the markers back. ``nonce`` (letters and digits, at least 16) makes a marker
+    impossible for a command's output to forge. The joined step's timeout is the sum of
+    the steps' timeouts (``None`` if any step uses the host's default).
+
+    Raises :class:`ValueError` for no steps, a bad nonce, or a step name that is not
+    ``[a-z][a-z0-9_]*``.
+    """
+    if not steps:
+        raise ValueError("no steps to join")
+    if len(nonce) < 16 or not nonce.isalnum():
+        raise ValueError("the nonce must be at least 16 letters or digits")
+    args: list[str] = [nonce]
+
+    def ref(value: str) -> str:
+        args.append(value)
+        return f'"${{{len(args)}}}"'
+
+    lines = ["exec 2>&1"]
+    for index, step in enumerate(steps):
+        if not _STEP_NAME_RE.fullmatch(step.name):
+            raise ValueError(f"step name {step.name!r} is not [a-z][a-z0-9_]*")
+        if not step.argv:
+            raise ValueError(f"step {step.name} has no argv")
+        command = " ".join(ref(word) for word in step.argv)
+        if step.env:
+            command = (
+                "env "
+                + " ".join(ref(f"{k}={step.env[k]}") for k in sorted(step.env))
+                + (" " + command)
+            )
+        command = "exec " + command
+        if step.cwd:
+            command = f"cd -- {ref(step.cwd)} && {command}"
+        lines += [
+            f"printf '%s:{index}:begin\\n' \"$1\"",
+            f"( {command} ) </dev/null",
+            "s=$?",
+            f'printf \'\\n%s:{index}:end:%s\\n\' "$1" "$s"',
+        ]
+        if step.check:
+            lines.append('[ "$s" -eq 0 ] || exit "$s"')
+    lines.append("exit 0")
+    timeouts = [step.timeout for step in steps]
+    total = None if any(t is None for t in timeouts) else sum(t for t in timeouts if t)
+    return Step(
+        name=name,
+        argv=("sh", "-c", "\n".join(lines), "sh", *args),
+        timeout=total,
+        check=False,
+        stream=False,
     )

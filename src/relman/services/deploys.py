@@ -149,9 +149,12 @@ class DeployService:
     ) -> DeployOutcome:
         """Deploy ``tag`` of ``service`` to every host of ``environment`` (or ``only_hosts``).
 
-        When a host fails after its checkout changed and the environment has
-        ``auto_rollback``, the last tag deployed healthy there is redeployed at once (with
-        the database restored if this deploy ran a migration). ``on_progress`` gets each
+        The environment's ``batch_size`` and ``max_fail`` make it a rolling deploy. When
+        the rollout fails (or stops) and the environment has ``auto_rollback``, the last tag
+        deployed healthy there is redeployed at once on the hosts this deploy changed — the
+        hosts it never reached stay untouched — with the database restored if this deploy
+        ran a migration; when the rollout tolerated failed hosts (``max_fail``), only those
+        are rolled back. ``on_progress`` gets each
         host's :class:`~relman.deploy.progress.Progress`, of the deploy and then of the
         automatic rollback (``kind="rollback"``). Raises :class:`InvalidInput` for an
         unknown service, environment, host or a bad tag, :class:`EnvironmentLocked` while
@@ -174,13 +177,15 @@ class DeployService:
                 reason=reason,
                 on_progress=on_progress,
             )
-            if result.ok or not env.auto_rollback:
+            undo = _hosts_to_roll_back(result)
+            if not env.auto_rollback or (result.ok and not undo):
                 return DeployOutcome(result)
-            if not result.changed:
+            if not undo:
                 return DeployOutcome(result, rollback_skipped="no host changed version")
             previous = await self._last_healthy(service, environment, exclude_tag=tag)
             if previous is None:
                 return DeployOutcome(result, rollback_skipped="no earlier healthy deploy")
+            backups = {name: folder for name, folder in result.backups.items() if name in undo}
             rollback = await self._run(
                 service,
                 svc,
@@ -190,8 +195,8 @@ class DeployService:
                 actor="system",
                 kind="rollback",
                 release_id=release_id,
-                only_hosts=only_hosts,
-                restore_from=result.backups if result.migrated else None,
+                only_hosts=undo,
+                restore_from=backups if result.migrated else None,
                 reason=f"automatic rollback: {tag} failed its health check",
                 on_progress=on_progress,
             )
@@ -461,6 +466,9 @@ class DeployService:
                     expected_sha=expected_sha,
                     reason=reason,
                     ref_type=ref_type,
+                    # a rollback is an emergency: every host at once
+                    batch_size=env.batch_size if kind == "deploy" else None,
+                    max_fail=env.max_fail if kind == "deploy" else 0,
                     on_progress=on_progress,
                 ),
                 transport_factory=self._transports,
@@ -478,6 +486,16 @@ class DeployService:
                 git_sha=(result.git_sha or "") if result else "",
             )
         return result
+
+
+def _hosts_to_roll_back(result: DeployResult) -> list[str]:
+    """The hosts an automatic rollback puts back: every changed host of a failed rollout,
+    only the changed failed hosts of one that tolerated them (``max_fail``)."""
+    return [
+        name
+        for name, host in result.hosts.items()
+        if host.changed and (not result.ok or not host.ok)
+    ]
 
 
 def _is_tag(tag: str) -> bool:

@@ -417,7 +417,7 @@ async def test_credentials_in_the_repo_url_reach_no_log_or_evidence(box: Box) ->
     assert files_containing([box.logs, box.evidence], token) == []
 
 
-async def test_two_hosts_report_separately_and_a_retry_targets_the_failed_one(
+async def test_a_busy_host_stops_every_host_before_any_change_and_a_retry_deploys_both(
     tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReaper
 ) -> None:
     port = free_port("127.0.0.1")
@@ -442,15 +442,20 @@ async def test_two_hosts_report_separately_and_a_retry_targets_the_failed_one(
         evidence_root=tmp_path / "evidence",
     )
     result = await deploy(request)
-    assert not result.ok
-    assert result.hosts["alpha"].ok
-    assert result.failed_hosts == ["beta"]
-    assert result.error is not None and result.error.startswith("beta: ")
-    assert "gh:erin" in result.error
-    assert await served_version(f"http://127.0.0.1:{port}/health") == "1.0.0"
+    assert not result.ok and result.stopped
+    # every host is checked before any changes: alpha was fine, and is left alone too
+    alpha = result.hosts["alpha"]
+    assert not alpha.ok and alpha.skipped and not alpha.changed
+    assert alpha.error_code == "not_started"
+    assert alpha.error == "not changed: beta failed before any host changed"
+    assert not (tmp_path / "alpha" / ".relman-hello" / "lock").exists()  # its lock freed
+    assert lock_dir.is_dir()  # erin's lock is erin's
+    assert result.failed_hosts == ["alpha", "beta"]
+    assert result.error is not None and "gh:erin" in result.error
+    assert not (tmp_path / "alpha" / "hello" / "start.sh").exists()  # nothing checked out
     lines = (tmp_path / "logs" / "hello" / "v1.0.0.log").read_text().splitlines()
     said = messages(lines)
-    assert "[alpha] ✅ Тег v1.0.0 успешно развернут и приложение работает!" in said
+    assert not any("успешно развернут" in m for m in said)
     assert any(m.startswith("[beta] ❌ host beta: hello is locked by gh:erin") for m in said)
 
     await release_lock(hosts["beta"], service, host_name="beta", service_name="hello", force=True)
@@ -460,5 +465,6 @@ async def test_two_hosts_report_separately_and_a_retry_targets_the_failed_one(
         )
     )
     assert retry.ok, retry.error
-    assert list(retry.hosts) == ["beta"]
+    assert list(retry.hosts) == ["alpha", "beta"]
+    assert await served_version(f"http://127.0.0.1:{port}/health") == "1.0.0"
     assert await served_version(f"http://127.0.0.2:{port}/health") == "1.0.0"

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from relman.deploy.health import check_health, check_smoke
+from relman.deploy.health import check_health, check_smoke, probe_schedule
 
 
 class Server(ThreadingHTTPServer):
@@ -110,6 +110,39 @@ async def test_recovers_when_the_service_comes_up_late(server: Server) -> None:
     )
     assert report.ok
     assert [a.status for a in report.attempts] == [503, 503, 200]
+
+
+def test_the_first_request_is_at_once_then_quick_retries_until_the_interval() -> None:
+    assert probe_schedule(3, 1.0, first_pause=0.1) == [
+        (0.0, 1),
+        (pytest.approx(0.1), 1),
+        (pytest.approx(0.3), 1),
+        (pytest.approx(0.7), 1),
+        (1.0, 2),
+        (2.0, 3),
+    ]
+    # the window is the configured one: the last attempt at (attempts - 1) * interval
+    assert probe_schedule(60, 0.1)[-1] == (pytest.approx(5.9), 60)
+    # a pause not shorter than the interval, or a single attempt: no quick requests
+    assert probe_schedule(3, 0.01) == [(0.0, 1), (0.01, 2), (0.02, 3)]
+    assert probe_schedule(1, 5.0) == [(0.0, 1)]
+    assert probe_schedule(2, 0.0) == [(0.0, 1), (0.0, 2)]
+
+
+async def test_a_service_up_quickly_passes_inside_the_first_interval(server: Server) -> None:
+    server.script["/health"] = [(503, "text/plain", "starting"), js(version="1.0.0")]
+    announced: list[tuple[int, int]] = []
+    report = await check_health(
+        server.url("/health"),
+        attempts=3,
+        interval=600.0,  # a whole interval would outlast the test's timeout
+        attempt_timeout=2,
+        expected_version="1.0.0",
+        on_attempt=lambda n, total: announced.append((n, total)),
+    )
+    assert report.ok
+    assert [a.status for a in report.attempts] == [503, 200]
+    assert announced == [(1, 3)]  # both requests belong to attempt 1
 
 
 async def test_500_never_passes_and_text_bodies_match_by_substring(server: Server) -> None:

@@ -18,7 +18,6 @@ from relman.deploy.steps import (
     clean_branches_step,
     compose_argv,
     fetch_steps,
-    list_branches_step,
     lock_details,
     lock_step,
     make_target,
@@ -175,17 +174,14 @@ def test_tag_check_checkout_and_branch_cleanup() -> None:
         "--detach",
         "refs/tags/v1.2.3",
     )
-    assert list_branches_step(target).argv == (
-        "git",
-        "for-each-ref",
-        "--format=%(refname:short)",
-        "refs/heads/",
+    clean = clean_branches_step(target)
+    # the branch names never leave the host: for-each-ref feeds update-ref directly
+    assert clean.argv == (
+        "sh",
+        "-c",
+        "git for-each-ref --format='delete %(refname)' refs/heads/ | git update-ref --stdin",
     )
-    clean = clean_branches_step(target, ["main", "feature/x", "", "release"], current="release")
-    assert clean is not None
-    assert clean.argv == ("git", "branch", "-D", "main", "feature/x")
-    assert clean_branches_step(target, []) is None
-    assert clean_branches_step(target, ["release"], current="release") is None
+    assert clean.cwd == "/srv/apps/hello"
 
 
 def test_compose_build_and_rollback_without_rebuild() -> None:
@@ -241,13 +237,10 @@ def test_backup_steps_tell_the_command_where_the_dump_goes() -> None:
     assert run.env["RELMAN_BACKUP_FILE"] == f"{folder}/db.dump"
     assert run.env["RELMAN_BACKUP_DIR"] == folder
     assert backup_digest_step(folder).argv[3:] == ("sh", folder, "db.dump")
-    manifest_step = write_manifest_step(folder, {"sha256": "ab" * 32}, "ab" * 32)
-    assert manifest_step.argv[3:] == (
-        "sh",
-        folder,
-        '{"sha256": "' + "ab" * 32 + '"}',
-        "ab" * 32 + "  db.dump",
-    )
+    assert 'sha256sum -- "$2" > SHA256SUMS' in backup_digest_step(folder).argv[2]
+    manifest_step = write_manifest_step(folder, {"sha256": "ab" * 32})
+    assert manifest_step.argv[3:] == ("sh", folder, '{"sha256": "' + "ab" * 32 + '"}')
+    assert verify_backup_step(folder).check
     assert verify_backup_step(folder).argv == ("sha256sum", "-c", "--strict", "SHA256SUMS")
     assert verify_backup_step(folder).cwd == folder
     assert restore_step(target, "v1.2.2", folder).argv == (
@@ -264,8 +257,7 @@ def test_env_files_are_read_quietly_and_service_log_is_a_tail() -> None:
     target = make_target("hello", service, "web1", HOST)
     reads = read_env_file_steps(target)
     assert [s.argv for s in reads] == [
-        ("cat", "--", "/srv/apps/hello/hello.env"),
-        ("cat", "--", "/srv/shared/.env"),
+        ("cat", "--", "/srv/apps/hello/hello.env", "/srv/shared/.env"),
     ]
     assert all(s.sensitive and not s.stream and not s.check for s in reads)
     log_step = service_log_step(target)
