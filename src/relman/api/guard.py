@@ -1,7 +1,10 @@
 """The API's front door: body size limit, then authentication, before any route runs.
 
 Runs as plain ASGI middleware so an unauthenticated or oversized request is refused before
-FastAPI parses its body, and nothing is written.
+FastAPI parses its body, and nothing is written. Open paths (health, metrics, Telegram's
+webhook) are not authenticated here: their body is left unread, so a route with its own
+credential (the webhook's secret header) checks it before reading the body, and the size
+limit applies as that body is read (issue 15 item 3).
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from typing import Literal, Protocol
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relman.api.errors import error_response, status_for
+from relman.api.errors import (
+    PayloadTooLarge,
+    error_response,
+    relman_error_response,
+    status_for,
+)
 from relman.domain.errors import RelmanError, Unauthenticated
 
 
@@ -129,7 +137,12 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 class GuardMiddleware:
     """Refuses bodies over ``max_body_bytes`` (413) and, under ``prefix``, requests that
     ``authenticator`` does not accept (401) — except ``open_paths``. The accepted
-    principal is put in ``scope["state"]["principal"]``."""
+    principal is put in ``scope["state"]["principal"]``.
+
+    A guarded request's body is read first (an HMAC signature covers it); an open path's
+    body is read by its route, through a receive that raises :class:`PayloadTooLarge`
+    (answered 413 by the app's error handler) once the body passes the limit.
+    """
 
     def __init__(
         self,
@@ -151,31 +164,29 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        body = b""
-        if scope["method"] in _BODY_METHODS:
-            read = await self._read_body(headers, receive)
-            if read is None:
-                response = error_response(
-                    413,
-                    "payload_too_large",
-                    f"body: larger than {self.max_body_bytes} bytes",
-                    field="body",
-                )
-                await response(scope, receive, send)
-                return
-            body = read
         path: str = scope["path"]
         guarded = (path == self.prefix or path.startswith(self.prefix + "/")) and (
             path not in self.open_paths
         )
-        if guarded:
-            try:
-                principal = await self.authenticator.authenticate(headers, body)
-            except RelmanError as exc:
-                response = error_response(status_for(exc), exc.code, exc.message)
-                await response(scope, receive, send)
+        if not guarded:
+            await self.app(scope, _limited(receive, headers, self.max_body_bytes), send)
+            return
+        body = b""
+        if scope["method"] in _BODY_METHODS:
+            read = await self._read_body(headers, receive)
+            if read is None:
+                await relman_error_response(PayloadTooLarge(self.max_body_bytes))(
+                    scope, receive, send
+                )
                 return
-            scope.setdefault("state", {})["principal"] = principal
+            body = read
+        try:
+            principal = await self.authenticator.authenticate(headers, body)
+        except RelmanError as exc:
+            response = error_response(status_for(exc), exc.code, exc.message)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
         if scope["method"] in _BODY_METHODS:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
@@ -198,6 +209,27 @@ class GuardMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _limited(original: Receive, headers: Headers, limit: int) -> Receive:
+    """A receive that raises :class:`PayloadTooLarge` when the body is declared (Content-
+    Length) or turns out larger than ``limit`` bytes — only once someone reads it."""
+    declared = headers.get("content-length")
+    too_large = declared is not None and declared.isdigit() and int(declared) > limit
+    size = 0
+
+    async def receive() -> Message:
+        nonlocal size
+        if too_large:
+            raise PayloadTooLarge(limit)
+        message = await original()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise PayloadTooLarge(limit)
+        return message
+
+    return receive
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

@@ -9,12 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from relman import __version__
+from relman.api.body import JsonRoute
 from relman.api.ci_auth import check_release_start, initiator
 from relman.api.guard import Principal
 from relman.api.schemas import (
-    NO_NUL,
     CreateRelease,
     Decision,
     ErrorOut,
@@ -25,6 +26,7 @@ from relman.api.schemas import (
     RollbackRequest,
     SeedStatusReport,
     StatusReport,
+    check_identifier,
 )
 from relman.bootstrap import Container
 from relman.bot.webhook import build_webhook_router
@@ -43,8 +45,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 #: A release id in a path: a positive 32-bit integer (the ``releases.id`` column), so a
 #: huge number is a 422 naming the field rather than a database overflow.
 ReleaseId = Annotated[int, Path(ge=1, le=MAX_RELEASE_ID)]
-#: A service name in a path (a NUL character is a 422, not a database error).
-ServiceName = Annotated[str, Path(max_length=200, pattern=NO_NUL)]
+#: A text parameter is an identifier: a control or invisible character (NUL, which no
+#: PostgreSQL text column takes, ``\v``, a zero-width space…) is a 422 naming it (issue 15
+#: item 4), not a database error or an invisible name.
+Identifier = AfterValidator(check_identifier)
+#: A service name in a path.
+ServiceName = Annotated[str, Path(max_length=200), Identifier]
 
 
 def _container(request: Request) -> Container:
@@ -75,8 +81,9 @@ def _decider(request: Request, given: str) -> Actor:
 
 
 def build_router(prefix: str) -> APIRouter:
-    """The routes under ``prefix`` (seed 003's default: ``/api/tg-bot``)."""
-    router = APIRouter(prefix=prefix, responses=_ERRORS)
+    """The routes under ``prefix`` (seed 003's default: ``/api/tg-bot``). Their JSON
+    bodies are read strictly (:class:`~relman.api.body.JsonRoute`)."""
+    router = APIRouter(prefix=prefix, responses=_ERRORS, route_class=JsonRoute)
 
     @router.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health(request: Request) -> Response:
@@ -129,11 +136,11 @@ def build_router(prefix: str) -> APIRouter:
     @router.get("/releases", response_model=ReleaseList)
     async def list_releases(
         request: Request,
-        service: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
         status: ReleaseStatus | None = None,
         group: Annotated[str | None, Query(pattern="^(active|successful|failed)$")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+        cursor: Annotated[str | None, Query(max_length=100), Identifier] = None,
     ) -> ReleaseList:
         page = await _container(request).releases.list(
             service=service, status=status, group=group, limit=limit, cursor=cursor

@@ -3,33 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from relman.domain.release import MAX_RELEASE_ID, Release, ReleaseEvent
 from relman.domain.status import ReleaseStatus
+from relman.domain.text import text_problem
 
 # Seed 003 stores these as TEXT; the limits keep one request from filling the table.
 _Name = Field(min_length=1, max_length=200)
 _Text = Field(max_length=2000)
 
 
-#: A NUL character: valid JSON (``\\u0000``) but no text column takes it (PostgreSQL
-#: refuses it), so it is the caller's mistake, answered 422, not a database error.
-NUL = "\x00"
-#: For path and query strings: anything but NUL.
-NO_NUL = r"^[^\x00]*$"
+def check_identifier(value: str | None) -> str | None:
+    """``value`` if it may be an identifier (issue 15 item 4: no control, format or
+    separator character — :mod:`relman.domain.text`); for path and query parameters
+    (``None``: the parameter was not given). Raises :class:`ValueError` naming the
+    character and its position."""
+    problem = None if value is None else text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class _Strict(BaseModel):
-    # Strict: "12" is not an id and 12 is not a tag; unknown fields are refused.
+    """A request body. Strict: ``"12"`` is not an id and ``12`` is not a tag; unknown
+    fields are refused. Every text field is an identifier (no control or invisible
+    character) except those in ``_free_text`` (new lines and tabs allowed), and those in
+    ``_not_blank`` must hold something besides white space (an audit row never names an
+    invisible actor) — issue 15 item 4, rules in :mod:`relman.domain.text`."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    _free_text: ClassVar[frozenset[str]] = frozenset({"note", "reason"})
+    _not_blank: ClassVar[frozenset[str]] = frozenset(
+        {"service_name", "initiated_by", "github_run_id", "actor"}
+    )
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, str) and NUL in value:
-            raise ValueError("must not contain a NUL character (\\u0000)")
+    def _visible_text(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        problem = text_problem(value, free_text=info.field_name in cls._free_text)
+        if problem is None and info.field_name in cls._not_blank and not value.strip():
+            problem = "must not be empty or white space only"
+        if problem is not None:
+            # A custom error: the message as it is, without pydantic's "Value error, ".
+            raise PydanticCustomError("forbidden_text", problem)
         return value
 
 

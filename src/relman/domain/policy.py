@@ -4,10 +4,15 @@ Deny by default. Identities are strings with a prefix: ``tg:<telegram user id>``
 ``gh:<github login>``, ``cli:<user>``; ``system`` is relman itself. A person with several
 identities is declared once under ``[policy.people]`` so that "the initiator cannot approve
 their own release" holds across Telegram, GitHub and the CLI.
+
+Identities are compared in their canonical form (:func:`identity`, issue 15 item 1), the
+way their source compares them: role lists, people, the initiator and the actor all go
+through it, so ``Dev3``, ``gh:Dev3`` and ``gh:dev3`` are one GitHub user.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -57,13 +62,48 @@ class Actor:
 SYSTEM = Actor(SYSTEM_ACTOR)
 
 
+#: A Telegram user id as text: ASCII digits only (``int()`` would also take ``"٣"``,
+#: ``"1_0"`` or ``" 1"``, none of which Telegram sends).
+_TELEGRAM_ID = re.compile(r"[0-9]+")
+#: ASCII upper case → lower case, nothing else (see :func:`identity` for why not ``lower()``).
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def identity(raw: str) -> str:
-    """Normalize a stored actor: ``alice`` (a bare GitHub login, as seed 003's CI sends
-    ``initiated_by``) becomes ``gh:alice``; ``tg:1 (Anna)`` becomes ``tg:1``."""
-    raw = raw.strip().split(" (", 1)[0]
-    if raw == SYSTEM_ACTOR or ":" in raw:
-        return raw
-    return f"gh:{raw}"
+    """The canonical form of an identity, for comparing: two spellings name the same
+    account exactly when their canonical forms are equal. Pure; never raises.
+
+    In: an identity as written in ``[policy]``, sent as ``initiated_by``/``actor``, or stored
+    in an audit row (``tg:1 (Anna)``: the display name after `` (`` is dropped). Out:
+
+    * surrounding white space is dropped and the scheme is lower case (``GH:x`` → ``gh:x``);
+    * ``gh:<login>``: the login in lower case — GitHub logins are ASCII letters, digits and
+      hyphens, matched case-insensitively by GitHub, and ``GITHUB_ACTOR`` / the OIDC
+      ``actor`` claim keep the account's capitalisation. Only ASCII letters are folded:
+      ``str.lower()`` would also turn the Kelvin sign ``K`` (U+212A) into ``k``, letting a
+      look-alike name match a real login;
+    * a bare name (no ``:``) is a GitHub login, as seed 003's CI sends ``initiated_by``:
+      ``Dev3`` → ``gh:dev3``;
+    * ``tg:<id>``: Telegram user ids are integers (Bot API ``User.id``), so a decimal id is
+      compared as a number: ``tg:0333`` → ``tg:333``; anything else after ``tg:`` is kept
+      as written (it never equals a real presser's numeric id);
+    * ``cli:<user>`` and any other scheme (``ci:hmac``): kept as written, case-sensitive,
+      as POSIX user names are;
+    * ``system`` (relman itself) is kept.
+    """
+    text = raw.strip().split(" (", 1)[0].strip()
+    if text == SYSTEM_ACTOR:
+        return text
+    scheme, sep, rest = text.partition(":")
+    if not sep:
+        scheme, rest = "gh", text
+    scheme = scheme.strip().translate(_ASCII_LOWER)
+    rest = rest.strip()
+    if scheme == "gh":
+        rest = rest.translate(_ASCII_LOWER)
+    elif scheme == "tg" and _TELEGRAM_ID.fullmatch(rest):
+        rest = str(int(rest))
+    return f"{scheme}:{rest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +111,9 @@ class Roles:
     """Role membership from ``relman.toml``'s ``[policy]``.
 
     Role lists hold identities or person names; ``people`` maps a person to their
-    identities.
+    identities. Every identity is kept in its canonical form (:func:`identity`), whoever
+    builds the value; a bare role entry is the person of that name when ``people`` declares
+    one, else a GitHub login (as everywhere else).
     """
 
     qa: frozenset[str] = frozenset()
@@ -80,8 +122,19 @@ class Roles:
     people: Mapping[str, frozenset[str]] = field(default_factory=dict)
     allow_self_approval: bool = False
 
+    def __post_init__(self) -> None:
+        # Canonical once here, so lookups compare canonical forms on both sides whether the
+        # value came from relman.toml (config.Policy.roles) or was built by hand.
+        people = {name: frozenset(identity(i) for i in ids) for name, ids in self.people.items()}
+        object.__setattr__(self, "people", people)
+        for role in ("qa", "releaser", "admin"):
+            members = frozenset(
+                m.strip() if m.strip() in people else identity(m) for m in getattr(self, role)
+            )
+            object.__setattr__(self, role, members)
+
     def person(self, actor_id: str) -> str:
-        """The person an identity belongs to (the identity itself when undeclared)."""
+        """The person an identity belongs to (its canonical form when undeclared)."""
         actor_id = identity(actor_id)
         for name, ids in self.people.items():
             if actor_id in ids:
@@ -109,7 +162,9 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
 
     Rules (issue "pipeline" item 2, DESIGN.md §5): deny by default; a CI identity may
     only start a release; the role must be one of :data:`ROLES_FOR`; the initiator may not
-    approve their own release unless ``allow_self_approval``.
+    approve their own release unless ``allow_self_approval`` — "the initiator" is the
+    person :meth:`Roles.person` finds for the actor and for ``release.initiated_by``, both
+    in canonical form (:func:`identity`), so no spelling of an identity dodges four-eyes.
     """
     if actor.id == SYSTEM_ACTOR:
         return
@@ -122,15 +177,16 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
     if not roles.roles_of(actor.id) & needed:
         wanted = " or ".join(sorted(needed))
         raise PermissionDenied(f"{actor.id} may not {action.value}: needs role {wanted}")
-    if (
-        action is Action.APPROVE
-        and release is not None
-        and not roles.allow_self_approval
-        and roles.person(actor.id) == roles.person(release.initiated_by)
-    ):
+    if action is not Action.APPROVE or release is None or roles.allow_self_approval:
+        return
+    person = roles.person(actor.id)
+    if person == roles.person(release.initiated_by):
+        # Name the person when it is not the identity itself, so "tg:333" refused for a
+        # release "Dev3" started is understandable (issue 15 item 1).
+        who = actor.id if person == identity(actor.id) else f"{actor.id} ({person})"
         raise PermissionDenied(
-            f"{actor.id} started release {release.id} and cannot approve it "
-            "(four-eyes: allow_self_approval is off)"
+            f"{who} started release {release.id} (initiated by {release.initiated_by}) "
+            "and cannot approve it (four-eyes: allow_self_approval is off)"
         )
 
 
