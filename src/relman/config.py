@@ -291,9 +291,17 @@ class Service(_Model):
     strategy: Literal["shell", "compose"] = "shell"
     #: shell strategy: the command that (re)starts the service, run in ``workdir``.
     start_command: list[str] | None = None
-    #: compose strategy: ``docker compose -f FILE up -d --build SERVICE``.
+    #: compose strategy: ``docker compose -p PROJECT -f FILE up -d --build SERVICE``.
     compose_file: str | None = None
     compose_service: str | None = None
+    #: compose project name (``-p``): a template with ``{service}``, ``{environment}``,
+    #: ``{host}`` (relman's host name) and ``{address}``, normalized to what compose
+    #: accepts (lower case letters, digits, ``-`` and ``_``). Default
+    #: ``{service}-{environment}``.
+    compose_project: str | None = None
+    #: compose: the images of this many last healthy tags stay on each host (for a
+    #: rollback without a rebuild); older and failed ones are removed after a healthy deploy.
+    keep_images: StrictInt = Field(default=5, ge=1)
     health: HealthCheck
     smoke_urls: list[str] = Field(default_factory=list)
     backup_command: list[str] | None = None

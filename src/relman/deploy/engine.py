@@ -61,8 +61,11 @@ from relman.deploy.refs import validate_branch
 from relman.deploy.rollout import plan_batches
 from relman.deploy.runner import BatchOutput, StepOutput, StepRecord, StepRunner
 from relman.deploy.steps import (
+    CONTAINER_EXITED,
     DUMP_MISSING_STATUS,
     DUMP_NAME,
+    IMAGE_ABSENT,
+    IMAGE_PRESENT,
     LOCK_HELD_STATUS,
     Step,
     Target,
@@ -73,6 +76,7 @@ from relman.deploy.steps import (
     checkout_commit_step,
     checkout_step,
     clean_branches_step,
+    container_watch_step,
     fetch_steps,
     lock_details,
     lock_step,
@@ -80,6 +84,7 @@ from relman.deploy.steps import (
     migrate_step,
     preflight_steps,
     probe_step,
+    prune_images_step,
     read_env_file_steps,
     render,
     restart_step,
@@ -100,6 +105,8 @@ from relman.domain.version import parse_release_tag
 SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 #: A ``git status --porcelain`` line.
 _PORCELAIN_RE = re.compile(r"[ MTADRCU?!]{2} .+")
+#: The container watch's line when the container stopped.
+_EXITED_RE = re.compile(re.escape(CONTAINER_EXITED) + r" .*")
 #: The probe step's answers.
 _PROBE_RE = re.compile(r"git|files|none")
 #: A tag or branch name as ``git describe`` / ``for-each-ref`` print it (one word).
@@ -124,6 +131,8 @@ class DeployRequest:
     * ``batch_size``: hosts changed at a time (``None``: all at once); ``max_fail``: failed
       hosts tolerated before the hosts not yet changed are left alone (issue "Fast
       relman" item 4).
+    * ``keep_images``: compose only: after a healthy host, the service's images with
+      other tags than these (and this deploy's) are removed from it (``()``: none).
     * ``on_progress``: called with each host's :class:`~relman.deploy.progress.Progress`
       (see :mod:`relman.deploy.progress`); ``None``: no reports.
     """
@@ -147,6 +156,7 @@ class DeployRequest:
     ref_type: RefType = "tag"
     batch_size: int | None = None
     max_fail: int = 0
+    keep_images: Sequence[str] = ()
     on_progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
 
 
@@ -544,7 +554,7 @@ def _host_run(ctx: _Context, name: str, host: Host, transport: Transport) -> _Ho
         default_timeout=host.command_timeout,
         on_step=lambda step: progress.step(step.name, step.message),
     )
-    target = make_target(request.service_name, request.service, name, host)
+    target = make_target(request.service_name, request.service, name, host, request.environment)
     return _HostRun(name, host, target, runner, HostResult(host=name), progress)
 
 
@@ -766,13 +776,14 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
                 migrate_step(target, tag, ref_type=request.ref_type, sha=sha), msg.MSG_MIGRATE
             )
         )
-    # build / restart; a compose rollback reuses the tag's image
-    rebuild_fallback = service.strategy == "compose" and request.kind == "rollback"
-    if rebuild_fallback:
-        restart = restart_step(target, tag, build=False, sha=sha)
-    else:
-        restart = restart_step(target, tag, ref_type=request.ref_type, sha=sha)
-    steps.append(_with_message(restart, msg.msg_building(tag, service.strategy, request.ref_type)))
+    # build / restart; a compose rollback starts the tag's image if the host has it
+    reuse = service.strategy == "compose" and request.kind == "rollback"
+    restart = restart_step(target, tag, reuse_image=reuse, ref_type=request.ref_type, sha=sha)
+    steps.append(
+        _with_message(
+            restart, msg.msg_building(tag, service.strategy, request.ref_type, reuse_image=reuse)
+        )
+    )
 
     def began(step: Step) -> None:
         if step.name == "checkout":
@@ -783,18 +794,19 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
             result.restored = True
 
     def done(step: Step, out: StepOutput) -> None:
-        if step.name == "backup_digest" and out.ok:
+        if step.name == "restart" and reuse:
+            for line in out.lines:
+                for marker, present in ((IMAGE_PRESENT, True), (IMAGE_ABSENT, False)):
+                    if line.startswith(marker):
+                        ctx.log.message(msg.msg_image(present, line[len(marker) :].strip()), name)
+        elif step.name == "backup_digest" and out.ok:
             run.backup_digest = _read_digest(out)
         elif step.name == "backup_verify" and out.ok and run.backup_digest is not None:
             ctx.log.message(msg.msg_backup_ok(run.backup_digest[1], run.backup_digest[0]), name)
 
     out = await run.runner.run_batch(steps, on_begin=began, on_done=done)
     _raise_backup_problem(ctx, run, out)
-    if rebuild_fallback and out.failed is not None and out.failed.name == restart.name:
-        # the image of this tag is gone (pruned): build it after all
-        await run.runner.run(restart_step(target, tag, build=True, sha=sha))
-    else:
-        out.raise_failed()
+    out.raise_failed()
     result.version_after, result.sha_after = tag, sha
     await _health(ctx, run)
     ctx.log.message(msg.msg_success(tag, request.kind, request.ref_type), name)
@@ -857,11 +869,20 @@ async def _finish(ctx: _Context, run: _HostRun) -> None:
     backup's manifest, and the unlock; then the host's totals and its last progress."""
     result = run.result
     steps: list[Step] = []
-    log_step = service_log_step(run.target) if run.wants_service_log else None
+    request = ctx.request
+    log_step = (
+        service_log_step(run.target, request.tag, ref_type=request.ref_type)
+        if run.wants_service_log
+        else None
+    )
     if log_step is not None:
         steps.append(log_step)
     if result.backup is not None:
         steps.append(write_manifest_step(result.backup.dir, result.backup.manifest))
+    if result.ok and request.keep_images and request.service.strategy == "compose":
+        others = [t for t in request.keep_images if t != request.tag]
+        keep = [request.tag, *others][: request.service.keep_images]
+        steps.append(prune_images_step(run.target, request.tag, keep))
     if result.lock_acquired:
         steps.append(unlock_step(run.target, ctx.request.deploy_id))
     try:
@@ -915,6 +936,21 @@ async def _health(ctx: _Context, run: _HostRun) -> None:
         if not attempt.ok:
             ctx.log.output(line, name)
 
+    stop = asyncio.Event()
+    exit_codes: list[str] = []
+    watch: asyncio.Task[None] | None = None
+    if ctx.request.service.strategy == "compose":
+        # a container that has exited will not come up: stop polling it at once
+        window = (check.attempts - 1) * check.interval + check.attempts * check.timeout
+
+        async def watch_container() -> None:
+            out = await runner.run(container_watch_step(target, ctx.request.tag, window))
+            line = out.first_match(_EXITED_RE)
+            if line:
+                exit_codes.append(line[len(CONTAINER_EXITED) :].strip())
+                stop.set()
+
+        watch = asyncio.create_task(watch_container())
     try:
         report = await check_health(
             url,
@@ -925,17 +961,26 @@ async def _health(ctx: _Context, run: _HostRun) -> None:
             on_attempt=on_attempt,
             on_result=on_result,
             client=ctx.http,
+            stop=stop,
         )
     finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RelmanError):
+                await watch
         if step_log is not None:
             step_log.close()
     result.health = report
     runner.record("health", began, 0 if report.ok else 1)
     if not report.ok:
+        if report.stopped and exit_codes:
+            ctx.log.message(msg.msg_container_exited(exit_codes[0]), name)
         ctx.log.message(msg.msg_health_failed(check.attempts), name)
         run.wants_service_log = True
         last = report.last
         detail = last.error if last is not None else "no attempt"
+        if report.stopped and exit_codes:
+            detail = f"the container exited with code {exit_codes[0]}"
         raise HealthCheckFailed(
             f"{msg.msg_health_failed(check.attempts)} (host {name}, {url}: {detail})", host=name
         )

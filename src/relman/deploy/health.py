@@ -15,6 +15,7 @@ these are the deploy targets, not the internet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,8 @@ class HealthReport:
     ok: bool
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     expected_version: str | None = None
+    #: The check was called off before its last attempt (the container exited).
+    stopped: bool = False
 
     @property
     def last(self) -> Attempt | None:
@@ -126,6 +129,7 @@ async def check_health(
     on_attempt: Callable[[int, int], None] | None = None,
     on_result: Callable[[Attempt], None] | None = None,
     client: httpx.AsyncClient | None = None,
+    stop: asyncio.Event | None = None,
 ) -> HealthReport:
     """Poll ``url`` on :func:`probe_schedule` until a request passes or the last attempt
     has failed.
@@ -133,8 +137,9 @@ async def check_health(
     ``interval`` and ``attempt_timeout`` (per request) are seconds; ``expected_version`` is
     a version without ``v`` (``None``: any 2xx passes). ``on_attempt(n, attempts)`` is
     called once per numbered attempt, before its first request (for "🔍 Проверка health
-    (попытка 1 из 3)..."), ``on_result`` after every request. Never raises for a failing
-    service: the report says so.
+    (попытка 1 из 3)..."), ``on_result`` after every request. Setting ``stop`` calls the
+    check off at once (a report with ``stopped``; used when the container exited). Never
+    raises for a failing service: the report says so.
     """
     own = client is None
     http = client or httpx.AsyncClient(trust_env=False, follow_redirects=False)
@@ -146,7 +151,12 @@ async def check_health(
             probe_schedule(attempts, interval), start=1
         ):
             wait = start + offset - time.monotonic()
-            if wait > 0:
+            if stop is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(0.0, wait))
+                if stop.is_set():
+                    return HealthReport(url, False, tuple(done), expected_version, stopped=True)
+            elif wait > 0:
                 await asyncio.sleep(wait)
             if on_attempt is not None and attempt_number != announced:
                 on_attempt(attempt_number, attempts)

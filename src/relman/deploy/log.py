@@ -182,11 +182,27 @@ def msg_switching_branch(branch: str, sha: str) -> str:
     return f"🌿 Переключаемся на ветку {branch} (коммит {sha[:12]})"
 
 
-def msg_building(tag: str, strategy: str, ref_type: RefType = "tag") -> str:
+def msg_building(
+    tag: str, strategy: str, ref_type: RefType = "tag", *, reuse_image: bool = False
+) -> str:
     what = "ветки" if ref_type == "branch" else "тега"
+    if strategy == "compose" and reuse_image:
+        return f"🐳 Запускаем контейнер из образа тега {tag} (сборка — только если образа нет)..."
     if strategy == "compose":
         return f"🔨 Начинаем сборку контейнера для {what} {tag}..."
     return f"🔨 Перезапускаем сервис для {what} {tag}..."
+
+
+def msg_image(present: bool, ref: str) -> str:
+    """What a compose rollback found: the tag's image on the host, or not (then built)."""
+    if present:
+        return f"♻️ Образ {ref} есть на хосте — запускаем без сборки"
+    return f"🔨 Образа {ref} нет на хосте — собираем его"
+
+
+def msg_container_exited(code: str) -> str:
+    """The container stopped during the health check (no point polling it further)."""
+    return f"💥 Контейнер остановился (код выхода {code}) — health check прерван"
 
 
 def msg_backup_ok(sha256: str, size_bytes: int) -> str:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from relman.deploy.errors import CommandFailed
 from relman.deploy.evidence import Evidence, StepLog, iso
@@ -291,9 +292,10 @@ class StepRunner:
             deadline = since + limits[index]
             demux.moved.clear()
             moved = asyncio.ensure_future(demux.moved.wait())
+            waiting: set[asyncio.Future[Any]] = {command, moved}
             try:
                 await asyncio.wait(
-                    {command, moved},
+                    waiting,
                     timeout=max(0.0, deadline - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from relman.config import Host, Service
 from relman.deploy.log import RefType, safe_name
 from relman.deploy.refs import docker_tag
+from relman.domain.errors import InvalidInput
 
 #: Exit status of the lock step when another deploy holds the lock (EX_TEMPFAIL).
 LOCK_HELD_STATUS = 75
@@ -88,6 +89,8 @@ class Target:
     lock_dir: str
     backups_dir: str
     env: Mapping[str, str]
+    #: compose strategy: the project name passed as ``-p`` ("" for other strategies).
+    compose_project: str = ""
 
 
 def render(template: str, host: Host) -> str:
@@ -96,11 +99,26 @@ def render(template: str, host: Host) -> str:
     return template.replace("{address}", host.address).replace("{root}", host.root.rstrip("/"))
 
 
-def make_target(service_name: str, service: Service, host_name: str, host: Host) -> Target:
-    """Render a service's paths and variables for one host (pure)."""
+def make_target(
+    service_name: str, service: Service, host_name: str, host: Host, environment: str = ""
+) -> Target:
+    """Render a service's paths and variables for one host (pure).
+
+    Raises :class:`~relman.domain.errors.InvalidInput` (field ``compose_project``) when a
+    compose service's project name normalizes to nothing.
+    """
     workdir = posixpath.normpath(render(service.workdir, host))
     parent, base = posixpath.split(workdir)
     state_dir = posixpath.join(parent or ".", f".relman-{base}")
+    project = ""
+    if service.strategy == "compose":
+        project = compose_project_name(
+            service.compose_project or "{service}-{environment}",
+            service=service_name,
+            environment=environment or "default",
+            host_name=host_name,
+            host=host,
+        )
     return Target(
         service_name=service_name,
         service=service,
@@ -111,7 +129,40 @@ def make_target(service_name: str, service: Service, host_name: str, host: Host)
         lock_dir=posixpath.join(state_dir, "lock"),
         backups_dir=posixpath.join(state_dir, "backups"),
         env={key: render(value, host) for key, value in service.env.items()},
+        compose_project=project,
     )
+
+
+#: What ``docker compose -p`` accepts: lower case letters, digits, ``-`` and ``_``,
+#: starting with a letter or digit (compose-spec "name").
+_PROJECT_BAD = re.compile(r"[^a-z0-9_-]+")
+
+
+def compose_project_name(
+    template: str, *, service: str, environment: str, host_name: str, host: Host
+) -> str:
+    """The compose project name for ``template`` (pure): ``{service}``, ``{environment}``,
+    ``{host}`` and ``{address}`` filled in, lower-cased, every run of other characters
+    (dots, colons, spaces) made one ``-``, leading ``-``/``_`` dropped. ``dev:alice`` →
+    ``dev-alice``, ``shop-{address}`` → ``shop-127-0-0-2``.
+
+    Raises :class:`~relman.domain.errors.InvalidInput` (field ``compose_project``) when
+    nothing usable is left.
+    """
+    filled = (
+        template.replace("{service}", service)
+        .replace("{environment}", environment)
+        .replace("{host}", host_name)
+        .replace("{address}", host.address)
+    )
+    name = _PROJECT_BAD.sub("-", filled.lower()).lstrip("-_")
+    if not name:
+        raise InvalidInput(
+            "compose_project",
+            f"{template!r} gives no usable compose project name "
+            "(letters, digits, '-' and '_' are kept)",
+        )
+    return name
 
 
 def version_of(tag: str) -> str:
@@ -557,62 +608,190 @@ def migrate_step(
     )
 
 
-def compose_argv(compose_file: str, compose_service: str, *, build: bool = True) -> tuple[str, ...]:
-    """``docker compose -f FILE up -d --build SERVICE`` (DESIGN.md §4); ``--no-build`` for a
-    rollback to a release whose image (tagged ``IMAGE_TAG``) was already built."""
-    return (
-        "docker",
-        "compose",
-        "-f",
-        compose_file,
-        "up",
-        "-d",
-        "--build" if build else "--no-build",
-        compose_service,
-    )
+def compose_argv(project: str, compose_file: str, *args: str) -> tuple[str, ...]:
+    """``docker compose -p PROJECT -f FILE ARGS…`` (DESIGN.md §4)."""
+    return ("docker", "compose", "-p", project, "-f", compose_file, *args)
+
+
+def _compose(target: Target, *args: str) -> tuple[str, ...]:
+    service = target.service
+    assert service.compose_file and service.compose_service
+    return compose_argv(target.compose_project, render(service.compose_file, target.host), *args)
+
+
+#: Printed by the image reuse step: what it found (the engine logs which one happened).
+IMAGE_PRESENT = "relman: image present, starting it without a build:"
+IMAGE_ABSENT = "relman: image absent on this host, building it:"
+
+# $1 project, $2 compose file, $3 service. The image reference comes from compose itself
+# (the file's ``image:`` with IMAGE_TAG); ``docker image inspect`` tells whether it is
+# here, so only a missing image is built — a failing start is a failure, not a rebuild.
+_REUSE_SCRIPT = (
+    'ref=$(docker compose -p "$1" -f "$2" config --images "$3") || exit 1\n'
+    'if docker image inspect "$ref" >/dev/null 2>&1; then\n'
+    f'  echo "{IMAGE_PRESENT} $ref"\n'
+    '  exec docker compose -p "$1" -f "$2" up -d --no-build "$3"\n'
+    "fi\n"
+    f'echo "{IMAGE_ABSENT} $ref"\n'
+    'exec docker compose -p "$1" -f "$2" up -d --build "$3"'
+)
 
 
 def restart_step(
     target: Target,
     tag: str,
     *,
-    build: bool = True,
+    reuse_image: bool = False,
     ref_type: RefType = "tag",
     sha: str | None = None,
 ) -> Step:
-    """Build and (re)start the service: the compose command (``IMAGE_TAG=<tag>``) or the
-    shell strategy's ``start_command``, in the workdir. For a branch ``tag`` is the branch
+    """Build and (re)start the service, in the workdir: the compose command
+    (``IMAGE_TAG=<tag>``, ``up -d --build``; with ``reuse_image`` — a rollback — the
+    tag's image is started without a build when ``docker image inspect`` finds it, and
+    built only when it is absent, printing :data:`IMAGE_PRESENT` or :data:`IMAGE_ABSENT`
+    first) or the shell strategy's ``start_command``. For a branch ``tag`` is the branch
     name, also given to ``{tag}`` and ``{version}`` in ``start_command``."""
     service = target.service
     env = service_env(target, tag, ref_type=ref_type, sha=sha)
     if service.strategy == "compose":
         assert service.compose_file and service.compose_service
-        argv = compose_argv(
-            render(service.compose_file, target.host), service.compose_service, build=build
-        )
-        return Step("build" if build else "restart", argv, cwd=target.workdir, env=env)
+        if reuse_image:
+            argv: tuple[str, ...] = (
+                "sh",
+                "-c",
+                _REUSE_SCRIPT,
+                "sh",
+                target.compose_project,
+                render(service.compose_file, target.host),
+                service.compose_service,
+            )
+        else:
+            argv = _compose(target, "up", "-d", "--build", service.compose_service)
+        return Step("restart", argv, cwd=target.workdir, env=env)
     assert service.start_command
     version = tag if ref_type == "branch" else version_of(tag)
     argv = _fill(_rendered(target, service.start_command), {"tag": tag, "version": version})
     return Step("restart", argv, cwd=target.workdir, env=env)
 
 
-def service_log_step(target: Target) -> Step | None:
-    """The step that shows the service's recent log (``log_command`` or ``tail`` of
-    ``log_file``), or ``None`` when neither is configured."""
+# $1 project, $2 compose file, $3 service, $4 seconds. Prints the exit code when the
+# container stops; bounded by ``timeout`` so nothing is left behind on the host.
+_WATCH_SCRIPT = (
+    'id=$(docker compose -p "$1" -f "$2" ps --all -q "$3") || exit 1\n'
+    '[ -n "$id" ] || { echo "relman: no container for $3"; exit 0; }\n'
+    'code=$(timeout "$4" docker wait "$id") || exit 0\n'
+    'echo "relman: container exited: $code"'
+)
+
+#: The line the container watch prints when the container stopped (then its exit code).
+CONTAINER_EXITED = "relman: container exited:"
+
+
+def container_watch_step(target: Target, tag: str, seconds: float) -> Step:
+    """Watch the compose service's container during the health check: exits when the
+    container stops (printing :data:`CONTAINER_EXITED` and its exit code) or after
+    ``seconds`` (the health check's window), whichever comes first."""
+    service = target.service
+    assert service.compose_file and service.compose_service
+    limit = max(1, int(seconds + 0.999))
+    return Step(
+        "container_watch",
+        (
+            "sh",
+            "-c",
+            _WATCH_SCRIPT,
+            "sh",
+            target.compose_project,
+            render(service.compose_file, target.host),
+            service.compose_service,
+            str(limit),
+        ),
+        cwd=target.workdir,
+        env=service_env(target, tag),
+        check=False,
+        stream=False,
+        timeout=limit + 30.0,
+    )
+
+
+# $1 project, $2 compose file, $3 service, then the tags to keep. Images of the service's
+# repository with another tag are removed; one still used by a container is skipped.
+_PRUNE_SCRIPT = (
+    'ref=$(docker compose -p "$1" -f "$2" config --images "$3") || exit 1\n'
+    "repo=${ref%:*}\n"
+    "shift 3\n"
+    "docker image ls --format '{{.Tag}}' \"$repo\" | while read -r tag; do\n"
+    "  keep=no\n"
+    '  for k in "$@"; do [ "$tag" = "$k" ] && keep=yes; done\n'
+    '  [ "$keep" = yes ] || [ "$tag" = "<none>" ] || '
+    'docker image rm "$repo:$tag" >/dev/null 2>&1 && echo "removed $repo:$tag"\n'
+    "done\n"
+    "exit 0"
+)
+
+
+def prune_images_step(target: Target, tag: str, keep: Sequence[str]) -> Step:
+    """Remove the compose service's images whose tag is not in ``keep`` (the last healthy
+    tags, issue "Containers for real" item 3); unchecked."""
+    service = target.service
+    assert service.compose_file and service.compose_service
+    return Step(
+        "prune_images",
+        (
+            "sh",
+            "-c",
+            _PRUNE_SCRIPT,
+            "sh",
+            target.compose_project,
+            render(service.compose_file, target.host),
+            service.compose_service,
+            *keep,
+        ),
+        cwd=target.workdir,
+        env=service_env(target, tag),
+        check=False,
+        timeout=120.0,
+    )
+
+
+# $1 project, $2 compose file, $3 service, $4 lines.
+_COMPOSE_LOG_SCRIPT = (
+    'docker compose -p "$1" -f "$2" ps --all "$3"\n'
+    'docker compose -p "$1" -f "$2" logs --no-color --tail "$4" "$3"'
+)
+
+
+def service_log_step(target: Target, tag: str, *, ref_type: RefType = "tag") -> Step | None:
+    """The step that shows the service's recent log: ``log_command``, else ``tail`` of
+    ``log_file``, else — for compose — ``docker compose ps`` and the last
+    :data:`SERVICE_LOG_LINES` lines of ``docker compose logs SERVICE``; ``None`` when none
+    applies. It runs with the deploy's variables (``IMAGE_TAG``, ``RELMAN_TAG``, …), which
+    a compose file's ``${IMAGE_TAG:?}`` needs."""
     service = target.service
     if service.log_command:
         argv: tuple[str, ...] = _rendered(target, service.log_command)
     elif service.log_file:
         path = posixpath.join(target.workdir, render(service.log_file, target.host))
         argv = ("tail", "-n", str(SERVICE_LOG_LINES), "--", path)
+    elif service.strategy == "compose":
+        assert service.compose_file and service.compose_service
+        argv = (
+            "sh",
+            "-c",
+            _COMPOSE_LOG_SCRIPT,
+            "sh",
+            target.compose_project,
+            render(service.compose_file, target.host),
+            service.compose_service,
+            str(SERVICE_LOG_LINES),
+        )
     else:
         return None
     return Step(
         "service_log",
         argv,
         cwd=target.workdir,
-        env=dict(target.env),
+        env=service_env(target, tag, ref_type=ref_type),
         check=False,
         stream=False,
         timeout=60.0,

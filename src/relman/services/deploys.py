@@ -390,6 +390,21 @@ class DeployService:
             transport_factory=self._transports,
         )
 
+    async def _images_to_keep(
+        self, service_name: str, service: Service, environment: str
+    ) -> list[str]:
+        """The tags whose images stay on the hosts: the last ``keep_images`` healthy
+        ones of this environment (compose only; ``[]`` otherwise)."""
+        if service.strategy != "compose":
+            return []
+        kept: list[str] = []
+        for past in await self._store.history(service_name, environment, limit=200):
+            if past.status == "succeeded" and _is_tag(past.tag) and past.tag not in kept:
+                kept.append(past.tag)
+            if len(kept) >= service.keep_images:
+                break
+        return kept
+
     async def _last_healthy(
         self, service: str, environment: str, *, exclude_tag: str | None
     ) -> Deployment | None:
@@ -469,6 +484,7 @@ class DeployService:
                     # a rollback is an emergency: every host at once
                     batch_size=env.batch_size if kind == "deploy" else None,
                     max_fail=env.max_fail if kind == "deploy" else 0,
+                    keep_images=await self._images_to_keep(service_name, service, environment),
                     on_progress=on_progress,
                 ),
                 transport_factory=self._transports,

@@ -36,6 +36,7 @@ from relman.deploy.steps import (
     version_of,
     write_manifest_step,
 )
+from relman.domain.errors import InvalidInput
 
 HEALTH = HealthCheck(url="http://{address}:8004/health")
 HOST = Host(transport="local", address="10.0.0.5", root="/srv/")
@@ -185,11 +186,14 @@ def test_tag_check_checkout_and_branch_cleanup() -> None:
 
 
 def test_compose_build_and_rollback_without_rebuild() -> None:
-    target = make_target("content", compose_service(), "prod", HOST)
+    target = make_target("content", compose_service(), "prod", HOST, "production")
+    assert target.compose_project == "content-production"
     build = restart_step(target, "v1.2.3")
     assert build.argv == (
         "docker",
         "compose",
+        "-p",
+        "content-production",
         "-f",
         "../loom-system/docker-compose/app.yaml",
         "up",
@@ -199,19 +203,46 @@ def test_compose_build_and_rollback_without_rebuild() -> None:
     )
     assert build.cwd == "/srv/loom/loom-content"
     assert build.env["IMAGE_TAG"] == "v1.2.3"
-    reuse = restart_step(target, "v1.2.2", build=False)
-    assert reuse.argv == (
-        "docker",
-        "compose",
-        "-f",
+    reuse = restart_step(target, "v1.2.2", reuse_image=True)
+    # only a missing image is built: docker image inspect decides, not a failed start
+    assert reuse.argv[:2] == ("sh", "-c")
+    assert 'docker image inspect "$ref"' in reuse.argv[2]
+    assert "up -d --no-build" in reuse.argv[2]
+    assert reuse.argv[3:] == (
+        "sh",
+        "content-production",
         "../loom-system/docker-compose/app.yaml",
-        "up",
-        "-d",
-        "--no-build",
         "loom-content",
     )
     assert reuse.env["IMAGE_TAG"] == "v1.2.2"
-    assert compose_argv("a.yaml", "svc", build=True)[-2:] == ("--build", "svc")
+    assert compose_argv("p", "a.yaml", "ps")[2:] == ("-p", "p", "-f", "a.yaml", "ps")
+    # with no log_command or log_file, a failure shows compose ps and the service's logs,
+    # with the deploy's variables (a compose file's ${IMAGE_TAG:?} needs them)
+    logs = service_log_step(target, "v1.2.3")
+    assert logs is not None and "logs --no-color --tail" in logs.argv[2]
+    assert logs.env["IMAGE_TAG"] == "v1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (None, "content-dev-alice"),
+        ("shop-{address}", "shop-10-0-0-5"),
+        ("Shop.{host}", "shop-prod"),
+        ("__{service}", "content"),
+    ],
+)
+def test_compose_project_names_are_what_compose_accepts(
+    template: str | None, expected: str
+) -> None:
+    service = compose_service().model_copy(update={"compose_project": template})
+    assert make_target("content", service, "prod", HOST, "dev:alice").compose_project == expected
+
+
+def test_a_compose_project_that_cannot_be_normalized_names_the_field() -> None:
+    service = compose_service().model_copy(update={"compose_project": "..."})
+    with pytest.raises(InvalidInput, match="compose_project"):
+        make_target("content", service, "prod", HOST, "production")
 
 
 def test_shell_strategy_runs_the_start_command_with_placeholders() -> None:
@@ -260,15 +291,15 @@ def test_env_files_are_read_quietly_and_service_log_is_a_tail() -> None:
         ("cat", "--", "/srv/apps/hello/hello.env", "/srv/shared/.env"),
     ]
     assert all(s.sensitive and not s.stream and not s.check for s in reads)
-    log_step = service_log_step(target)
+    log_step = service_log_step(target, "v1.0.0")
     assert log_step is not None
     assert log_step.argv == ("tail", "-n", "50", "--", "/srv/apps/hello/service.log")
     with_command = make_target(
         "hello", shell_service(log_command=["journalctl", "-u", "hello", "-n", "50"]), "w", HOST
     )
-    step = service_log_step(with_command)
+    step = service_log_step(with_command, "v1.0.0")
     assert step is not None and step.argv[0] == "journalctl"
-    assert service_log_step(make_target("hello", shell_service(), "w", HOST)) is None
+    assert service_log_step(make_target("hello", shell_service(), "w", HOST), "v1.0.0") is None
 
 
 def test_remote_command_quotes_every_word() -> None:

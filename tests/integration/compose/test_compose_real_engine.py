@@ -1,0 +1,185 @@
+"""The compose strategy on a real Docker engine (issue "Containers for real" items 1, 3, 4),
+through the deploy use case, over the local transport and over real sshd hosts.
+
+hello-compose (``examples/hello-compose``): v1.0.0 → v1.1.0 → the broken v1.2.0, whose
+container exits at start — the health check stops at once, ``docker compose ps`` and the
+container's log reach the deploy log, and the automatic rollback starts v1.1.0's kept image
+without a build. With ``keep_images = 1`` an older image is pruned after a healthy deploy, so
+a manual rollback to it finds it absent and builds it, and says so.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relman.bootstrap import Container
+from relman.config import Environment, HealthCheck, Host, RelmanConfig, Service
+from relman.services.deploys import DeployService
+from relman.store.deployments import DeploymentStore
+from tests.support.docker import (
+    build_compose_repo,
+    busybox_base_image,
+    docker,
+    image_tags,
+    remove_images,
+    require_docker,
+)
+from tests.support.ssh_fixtures import HostsFactory
+from tests.support.sshd import free_port
+from tests.support.targets import served_version, ssh_host_config
+
+
+@pytest.fixture(scope="module")
+def compose_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_docker()
+    busybox_base_image()
+    return build_compose_repo(tmp_path_factory.mktemp("compose-repo"))
+
+
+class Compose:
+    """One test's compose service: its own image repository and project names."""
+
+    def __init__(self, repo: Path, hosts: dict[str, Host], **extra: object) -> None:
+        self.suffix = secrets.token_hex(3)
+        self.image_repo = f"relman-test/hello-compose-{self.suffix}"
+        self.port = free_port("127.0.0.1")
+        values: dict[str, object] = {
+            "repo": str(repo),
+            "workdir": "{root}/hello-compose",
+            "strategy": "compose",
+            "compose_file": "compose.yaml",
+            "compose_service": "web",
+            # every "host" here shares one engine: the host's name keeps projects apart
+            "compose_project": "hello-{host}-" + self.suffix,
+            "health": HealthCheck(
+                url=f"http://{{address}}:{self.port}/health", attempts=40, interval=0.25
+            ),
+            "env": {
+                "IMAGE_REPO": self.image_repo,
+                "BASE_IMAGE": busybox_base_image(),
+                "HELLO_HOST": "{address}",
+                "HELLO_PORT": str(self.port),
+            },
+        }
+        values.update(extra)
+        self.service = Service.model_validate(values)
+        self.hosts = hosts
+
+    def urls(self) -> list[str]:
+        return [f"http://{h.address}:{self.port}/health" for h in self.hosts.values()]
+
+    def projects(self) -> list[str]:
+        return [f"hello-{name}-{self.suffix}" for name in self.hosts]
+
+    def clean(self) -> None:
+        for project in self.projects():
+            ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}")
+            for cid in ids.stdout.split():
+                docker("rm", "-f", cid, check=False)
+        remove_images(self.image_repo)
+
+
+def _deploys(container: Container, compose: Compose) -> DeployService:
+    config = RelmanConfig(
+        services={"hello": compose.service},
+        hosts=compose.hosts,
+        environments={"production": Environment(hosts=list(compose.hosts))},
+    )
+    return DeployService(container.settings, config, DeploymentStore(container.engine))
+
+
+@pytest.fixture
+def local_compose(compose_repo: Path, tmp_path: Path) -> Iterator[Compose]:
+    hosts = {
+        "box-1": Host(transport="local", address="127.0.0.2", root=str(tmp_path / "box-1")),
+        "box-2": Host(transport="local", address="127.0.0.3", root=str(tmp_path / "box-2")),
+    }
+    compose = Compose(compose_repo, hosts, keep_images=1)
+    yield compose
+    compose.clean()
+
+
+async def _versions(compose: Compose) -> list[object]:
+    return [await served_version(url) for url in compose.urls()]
+
+
+async def test_compose_deploy_upgrade_broken_tag_rollback_and_pruning(
+    container: Container, local_compose: Compose
+) -> None:
+    compose = local_compose
+    deploys = _deploys(container, compose)
+    for tag in ("v1.0.0", "v1.1.0"):
+        outcome = await deploys.deploy("hello", tag, "production", actor="cli:alice")
+        assert outcome.ok, outcome.result.error
+        assert await _versions(compose) == [tag[1:]] * 2
+    # keep_images = 1: after v1.1.0 turned healthy, v1.0.0's image is gone
+    assert image_tags(compose.image_repo) == {"v1.1.0"}
+    # -p with the normalized project name, on every compose command
+    running = docker("ps", "--format", '{{.Label "com.docker.compose.project"}}').stdout
+    assert set(compose.projects()) <= set(running.split())
+
+    broken = await deploys.deploy("hello", "v1.2.0", "production", actor="cli:alice")
+    assert not broken.ok
+    log = broken.result.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    # the exited container stops the health check at once (40 attempts were allowed)
+    assert "💥 Контейнер остановился (код выхода 1) — health check прерван" in log
+    health = broken.result.hosts["box-1"].health
+    assert health is not None and health.stopped and len(health.attempts) < 40
+    # without any log configuration: compose ps and the container's own last lines
+    assert "broken on purpose, exiting" in log
+    assert compose.projects()[0] in log
+    # the automatic rollback starts v1.1.0's kept image: no build
+    assert broken.rollback is not None and broken.rollback.ok, broken.rollback
+    back_log = broken.rollback.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    assert f"♻️ Образ {compose.image_repo}:v1.1.0 есть на хосте — запускаем без сборки" in back_log
+    assert "Начинаем сборку" not in back_log
+    assert await _versions(compose) == ["1.1.0", "1.1.0"]
+    # the failed release's image is pruned after the healthy rollback
+    assert image_tags(compose.image_repo) == {"v1.1.0"}
+
+    # a manual rollback to a pruned image builds it, and the log says why
+    manual = await deploys.rollback("hello", "production", actor="cli:bob", to_tag="v1.0.0")
+    assert manual.ok, manual.error
+    manual_log = manual.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    assert f"🔨 Образа {compose.image_repo}:v1.0.0 нет на хосте — собираем его" in manual_log
+    assert await _versions(compose) == ["1.0.0", "1.0.0"]
+
+
+@pytest.mark.ssh
+async def test_compose_over_sshd_deploys_and_rolls_back_without_a_build(
+    container: Container, compose_repo: Path, ssh_hosts: HostsFactory
+) -> None:
+    (host,) = ssh_hosts(1)
+    compose = Compose(compose_repo, {host.name: ssh_host_config(host)})
+    try:
+        deploys = _deploys(container, compose)
+        for tag in ("v1.0.0", "v1.1.0"):
+            outcome = await deploys.deploy("hello", tag, "production", actor="cli:alice")
+            assert outcome.ok, outcome.result.error
+        assert await _versions(compose) == ["1.1.0"]
+        back = await deploys.rollback("hello", "production", actor="cli:bob")
+        assert back.ok and back.tag == "v1.0.0", back.error
+        assert "запускаем без сборки" in back.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        assert await _versions(compose) == ["1.0.0"]
+        assert image_tags(compose.image_repo) == {"v1.0.0", "v1.1.0"}
+    finally:
+        compose.clean()
+
+
+def test_compose_file_validates() -> None:
+    require_docker()
+    sample = Path(__file__).resolve().parents[3] / "examples" / "hello-compose"
+    checked = subprocess.run(
+        ["docker", "compose", "-f", "compose.yaml", "config", "--quiet"],
+        cwd=sample,
+        env={"IMAGE_TAG": "v1.0.0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr

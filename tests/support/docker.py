@@ -1,0 +1,112 @@
+"""The real Docker engine and the compose sample service, for the compose strategy tests.
+
+A Docker engine runs on this machine kind once ``.ci/docker.sh`` started it (../shared/
+TESTING.md). No public registry is reachable, so the sample's base image is made here:
+``FROM scratch`` plus Debian's static busybox (:func:`busybox_base_image`). The sample's git
+repository (:func:`build_compose_repo`) has one commit and annotated tag per release of
+``examples/hello-compose``: v1.0.0 and v1.1.0 healthy, v1.2.0 broken (its container exits).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.git_repo import git, init_bare
+from tests.support.ssh_fixtures import running_in_ci
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "hello-compose"
+BUSYBOX = Path("/usr/bin/busybox")
+BASE_IMAGE = "relman-test/busybox:1"
+RELEASES = {"v1.0.0": False, "v1.1.0": False, "v1.2.0": True}  # tag → broken
+TIMEOUT = 300.0  # seconds for one docker command
+_IDENTITY = ("-c", "user.name=relman test", "-c", "user.email=test@relman.invalid")
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``docker ARGS…`` (argv, no shell), output captured."""
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=check, timeout=TIMEOUT
+    )
+
+
+def docker_unavailable_reason() -> str | None:
+    """Why the compose tests cannot run here, or ``None`` when an engine and Compose v2
+    answer and the static busybox is installed."""
+    if shutil.which("docker") is None:
+        return "no docker command (run .ci/docker.sh)"
+    try:
+        if docker("version", "--format", "{{.Server.Version}}", check=False).returncode:
+            return "no Docker engine answers (run .ci/docker.sh)"
+        if docker("compose", "version", check=False).returncode:
+            return "no Docker Compose v2 plugin (run .ci/docker.sh)"
+    except subprocess.TimeoutExpired:
+        return "the Docker engine does not answer"
+    if not BUSYBOX.is_file():
+        return "no static busybox at /usr/bin/busybox (apt-get install busybox-static)"
+    return None
+
+
+def require_docker() -> None:
+    """Return if Docker can run; else skip (fail under CI=true, which must run them)."""
+    reason = docker_unavailable_reason()
+    if reason is None:
+        return
+    if running_in_ci():
+        pytest.fail(f"Docker tests are required under CI=true, but: {reason}", pytrace=False)
+    pytest.skip(f"Docker tests need a real engine: {reason}")
+
+
+def busybox_base_image() -> str:
+    """Make (once) the sample's base image from Debian's static busybox; returns its name."""
+    if docker("image", "inspect", BASE_IMAGE, check=False).returncode == 0:
+        return BASE_IMAGE
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy(BUSYBOX, Path(context) / "busybox")
+        (Path(context) / "Dockerfile").write_text(
+            "FROM scratch\nCOPY busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        )
+        docker("build", "-q", "-t", BASE_IMAGE, context)
+    return BASE_IMAGE
+
+
+def build_compose_repo(dest: Path) -> Path:
+    """A bare repository ``dest/hello-compose.git`` with the sample's releases; returns it."""
+    work = dest / "hello-compose-work"
+    shutil.copytree(SAMPLE, work)
+    git(work, "init", "-q", "-b", "main")
+    for tag, broken in RELEASES.items():
+        version = tag[1:]
+        (work / "www" / "VERSION").write_text(version + "\n")
+        (work / "www" / "health").write_text(
+            '{"status": "ok", "service": "hello-compose", "version": "' + version + '"}\n'
+        )
+        marker = work / "www" / "BROKEN"
+        if broken:
+            marker.write_text("broken on purpose\n")
+        elif marker.exists():
+            marker.unlink()
+        git(work, "add", "-A")
+        git(work, *_IDENTITY, "commit", "-q", "-m", f"release {tag}")
+        git(work, *_IDENTITY, "tag", "-a", tag, "-m", f"hello-compose {tag}")
+    bare = init_bare(dest / "hello-compose.git")
+    git(work, "push", "-q", "--tags", str(bare), "main")
+    return bare
+
+
+def image_tags(repository: str) -> set[str]:
+    """The tags of ``repository``'s images on this engine."""
+    out = docker("image", "ls", "--format", "{{.Tag}}", repository).stdout
+    return {line for line in out.split() if line and line != "<none>"}
+
+
+def remove_images(repository: str) -> None:
+    """Remove every image of ``repository`` (test clean-up)."""
+    for tag in image_tags(repository):
+        docker("image", "rm", "-f", f"{repository}:{tag}", check=False)
