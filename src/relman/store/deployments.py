@@ -44,6 +44,7 @@ class Deployment:
     started_at: datetime
     finished_at: datetime | None
     git_sha: str = ""
+    image_digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,10 @@ class DeploymentStore:
         evidence_path: str = "",
         error: str = "",
         git_sha: str = "",
+        image_digest: str = "",
     ) -> None:
-        """Record the outcome of a running deploy (``git_sha``: the commit deployed)."""
+        """Record the outcome of a running deploy (``git_sha``: the commit deployed;
+        ``image_digest``: the image a registry-mode compose deploy ran)."""
         with db_errors():
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -138,6 +141,7 @@ class DeploymentStore:
                         evidence_path=evidence_path,
                         error=error[:2000],
                         git_sha=git_sha,
+                        image_digest=image_digest,
                     )
                 )
 
@@ -249,4 +253,5 @@ def _deployment(row: Row[Any]) -> Deployment:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         git_sha=m["git_sha"],
+        image_digest=m["image_digest"],
     )

@@ -130,6 +130,8 @@ deployments = Table(
     Column("finished_at", UtcDateTime, nullable=True),
     # The commit deployed (empty when the hosts disagreed or it never got that far).
     Column("git_sha", Text, nullable=False, server_default=""),
+    # The image digest (sha256:…) a registry-mode compose deploy ran ("" otherwise).
+    Column("image_digest", Text, nullable=False, server_default=""),
     CheckConstraint("kind IN ('deploy', 'rollback')", name="kind_known"),
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
     Index(None, "service", "environment", "id"),
