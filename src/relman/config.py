@@ -302,6 +302,11 @@ class Service(_Model):
     #: compose: the images of this many last healthy tags stay on each host (for a
     #: rollback without a rebuild); older and failed ones are removed after a healthy deploy.
     keep_images: StrictInt = Field(default=5, ge=1)
+    #: compose: ``build`` — each host builds the image from its checkout — or ``registry``
+    #: — the image is built once (by CI, or on stage when the registry lacks it) and
+    #: pushed, every environment pulls exactly that image (seed 002), and production
+    #: refuses a digest other than the one QA approved on stage.
+    image_source: Literal["build", "registry"] = "build"
     health: HealthCheck
     smoke_urls: list[str] = Field(default_factory=list)
     backup_command: list[str] | None = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,8 @@ def docker_unavailable_reason() -> str | None:
         return "the Docker engine does not answer"
     if not BUSYBOX.is_file():
         return "no static busybox at /usr/bin/busybox (apt-get install busybox-static)"
+    if shutil.which("docker-registry") is None:
+        return "no docker-registry (apt-get install docker-registry)"
     return None
 
 
@@ -98,6 +102,51 @@ def build_compose_repo(dest: Path) -> Path:
     bare = init_bare(dest / "hello-compose.git")
     git(work, "push", "-q", "--tags", str(bare), "main")
     return bare
+
+
+class Registry:
+    """A real image registry (Debian's docker-registry, distribution 2.8) on 127.0.0.1 and
+    a free port, storing into ``root``; Docker pushes to a loopback registry without TLS."""
+
+    def __init__(self, root: Path) -> None:
+        from tests.support.sshd import free_port
+
+        self.port = free_port("127.0.0.1")
+        self.address = f"127.0.0.1:{self.port}"
+        config = root / "registry.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: warn\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+            "  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.address}\n"
+        )
+        self._log = (root / "registry.log").open("w")
+        self.process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+            time.sleep(0.05)  # polling the registry's start, bounded by the deadline
+        self.stop()
+        raise RuntimeError(f"docker-registry did not start on {self.address}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
 
 
 def image_tags(repository: str) -> set[str]:

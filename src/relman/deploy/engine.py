@@ -47,6 +47,8 @@ from relman.deploy.errors import (
     CommandFailed,
     DeployError,
     HealthCheckFailed,
+    ImageDigestMoved,
+    ImageUnavailable,
     TagMoved,
     TagNotFound,
 )
@@ -62,11 +64,16 @@ from relman.deploy.rollout import plan_batches
 from relman.deploy.runner import BatchOutput, StepOutput, StepRecord, StepRunner
 from relman.deploy.steps import (
     CONTAINER_EXITED,
+    DIGEST_MISMATCH_STATUS,
     DUMP_MISSING_STATUS,
     DUMP_NAME,
     IMAGE_ABSENT,
+    IMAGE_BUILT,
+    IMAGE_DIGEST,
     IMAGE_PRESENT,
+    IMAGE_PULLED,
     LOCK_HELD_STATUS,
+    PULL_FAILED_STATUS,
     Step,
     Target,
     backup_digest_step,
@@ -126,6 +133,8 @@ class DeployRequest:
       backup in ``restore_from`` (host name → backup folder on that host, from the undone
       deploy's :attr:`HostResult.backup`).
     * ``expected_sha``: the commit the tag had when it was approved; a moved tag is refused.
+    * ``expected_digest``: registry mode: the image digest QA approved; another image under
+      the tag is refused before the running container is touched.
     * ``log_root`` / ``evidence_root``: ``None`` writes no log file / no evidence.
     * ``secrets``: more values to mask in every output (tokens the caller knows).
     * ``batch_size``: hosts changed at a time (``None``: all at once); ``max_fail``: failed
@@ -157,6 +166,7 @@ class DeployRequest:
     batch_size: int | None = None
     max_fail: int = 0
     keep_images: Sequence[str] = ()
+    expected_digest: str | None = None
     on_progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
 
 
@@ -216,6 +226,7 @@ class HostResult:
     batch: int | None = None
     skipped: bool = False
     executions: int = 0
+    image_digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (for summary.json)."""
@@ -240,6 +251,7 @@ class HostResult:
             "batch": self.batch,
             "skipped": self.skipped,
             "remote_executions": self.executions,
+            "image_digest": self.image_digest,
         }
 
 
@@ -287,6 +299,12 @@ class DeployResult:
         return shas.pop()
 
     @property
+    def image_digest(self) -> str | None:
+        """Registry mode: the image digest every host ran, when they agree (else ``None``)."""
+        digests = {result.image_digest for result in self.hosts.values()}
+        return digests.pop() if len(digests) == 1 else None
+
+    @property
     def duration(self) -> float:
         """Seconds from start to finish."""
         return (self.finished_at - self.started_at).total_seconds()
@@ -328,6 +346,7 @@ class DeployResult:
             "branch": self.branch,
             "version": version_of(self.tag) if self.ref_type == "tag" else None,
             "git_sha": self.git_sha,
+            "image_digest": self.image_digest,
             "environment": self.environment,
             "actor": self.actor,
             "deploy_id": self.deploy_id,
@@ -778,7 +797,16 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
         )
     # build / restart; a compose rollback starts the tag's image if the host has it
     reuse = service.strategy == "compose" and request.kind == "rollback"
-    restart = restart_step(target, tag, reuse_image=reuse, ref_type=request.ref_type, sha=sha)
+    restart = restart_step(
+        target,
+        tag,
+        reuse_image=reuse,
+        # registry mode: production runs only what was built once and pushed
+        may_build=request.environment != "production",
+        expected_digest=request.expected_digest,
+        ref_type=request.ref_type,
+        sha=sha,
+    )
     steps.append(
         _with_message(
             restart, msg.msg_building(tag, service.strategy, request.ref_type, reuse_image=reuse)
@@ -794,11 +822,8 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
             result.restored = True
 
     def done(step: Step, out: StepOutput) -> None:
-        if step.name == "restart" and reuse:
-            for line in out.lines:
-                for marker, present in ((IMAGE_PRESENT, True), (IMAGE_ABSENT, False)):
-                    if line.startswith(marker):
-                        ctx.log.message(msg.msg_image(present, line[len(marker) :].strip()), name)
+        if step.name == "restart" and service.strategy == "compose":
+            _log_image_lines(ctx, run, out)
         elif step.name == "backup_digest" and out.ok:
             run.backup_digest = _read_digest(out)
         elif step.name == "backup_verify" and out.ok and run.backup_digest is not None:
@@ -806,11 +831,45 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
 
     out = await run.runner.run_batch(steps, on_begin=began, on_done=done)
     _raise_backup_problem(ctx, run, out)
+    started = out.get("restart")
+    if out.failed is not None and out.failed.name == "restart" and started is not None:
+        _raise_image_problem(ctx, run, started)
     out.raise_failed()
     result.version_after, result.sha_after = tag, sha
     await _health(ctx, run)
     ctx.log.message(msg.msg_success(tag, request.kind, request.ref_type), name)
     result.ok = True
+
+
+def _log_image_lines(ctx: _Context, run: _HostRun, out: StepOutput) -> None:
+    """Log where a compose start's image came from, and record its digest."""
+    for line in out.lines:
+        if line.startswith(IMAGE_PRESENT):
+            ctx.log.message(msg.msg_image(True, line[len(IMAGE_PRESENT) :].strip()), run.name)
+        elif line.startswith(IMAGE_ABSENT):
+            ctx.log.message(msg.msg_image(False, line[len(IMAGE_ABSENT) :].strip()), run.name)
+        elif line.startswith(IMAGE_PULLED):
+            ctx.log.message(msg.msg_pulled(line[len(IMAGE_PULLED) :].strip(), False), run.name)
+        elif line.startswith(IMAGE_BUILT):
+            ctx.log.message(msg.msg_pulled(line[len(IMAGE_BUILT) :].strip(), True), run.name)
+        elif line.startswith(IMAGE_DIGEST):
+            digest = line[len(IMAGE_DIGEST) :].strip()
+            if digest:
+                run.result.image_digest = digest
+                ctx.log.message(msg.msg_digest(digest), run.name)
+
+
+def _raise_image_problem(ctx: _Context, run: _HostRun, out: StepOutput) -> None:
+    """Registry mode: a start refused for its image names the image and why."""
+    status = out.result.exit_status
+    tail = "; ".join(line for line in out.tail[-3:] if line) or "no output"
+    if status == PULL_FAILED_STATUS:
+        raise ImageUnavailable(f"host {run.name}: {tail}", host=run.name)
+    if status == DIGEST_MISMATCH_STATUS:
+        raise ImageDigestMoved(
+            f"host {run.name}: {tail}; refusing to run an image QA did not approve",
+            host=run.name,
+        )
 
 
 def _read_digest(out: StepOutput) -> tuple[int, str] | None:

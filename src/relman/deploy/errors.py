@@ -187,6 +187,20 @@ class BackupInvalid(DeployError):
     code = "backup_invalid"
 
 
+class ImageUnavailable(DeployError):
+    """Registry mode: the release's image could not be pulled, and this environment does
+    not build images (production runs only what was built once and pushed)."""
+
+    code = "image_unavailable"
+
+
+class ImageDigestMoved(DeployError, Conflict):
+    """Registry mode: the tag's image in the registry is not the one QA approved on stage
+    (the git sha binding's twin for images, issue "Containers for real" item 2)."""
+
+    code = "image_digest_moved"
+
+
 class HealthCheckFailed(DeployError):
     """The service did not pass its health check (or a smoke URL) after the deploy.
 

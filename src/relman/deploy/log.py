@@ -200,6 +200,18 @@ def msg_image(present: bool, ref: str) -> str:
     return f"🔨 Образа {ref} нет на хосте — собираем его"
 
 
+def msg_pulled(ref: str, built: bool) -> str:
+    """Registry mode: where the image came from."""
+    if built:
+        return f"📦 Образа {ref} нет в реестре — собран на этом хосте и отправлен в реестр"
+    return f"📥 Образ {ref} получен из реестра"
+
+
+def msg_digest(digest: str) -> str:
+    """Registry mode: the digest of the image this deploy runs."""
+    return f"🔏 Образ: {digest}"
+
+
 def msg_container_exited(code: str) -> str:
     """The container stopped during the health check (no point polling it further)."""
     return f"💥 Контейнер остановился (код выхода {code}) — health check прерван"

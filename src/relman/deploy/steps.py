@@ -637,11 +637,50 @@ _REUSE_SCRIPT = (
 )
 
 
+#: Printed by the registry start step (then the image reference or the digest).
+IMAGE_PULLED = "relman: image pulled from the registry:"
+IMAGE_BUILT = "relman: image not in the registry, built and pushed:"
+IMAGE_DIGEST = "relman: image digest:"
+#: Exit status of the registry start step: the image could not be pulled (and may not be
+#: built here), or its digest is not the approved one.
+PULL_FAILED_STATUS = 4
+DIGEST_MISMATCH_STATUS = 5
+
+# $1 project, $2 compose file, $3 service, $4 reuse a present image (yes/no), $5 may build
+# and push when the registry lacks the image (yes/no), $6 the approved digest ("" none).
+_REGISTRY_SCRIPT = (
+    "p=$1 f=$2 s=$3 reuse=$4 may_build=$5 want=$6\n"
+    'ref=$(docker compose -p "$p" -f "$f" config --images "$s") || exit 1\n'
+    'if [ "$reuse" = yes ] && docker image inspect "$ref" >/dev/null 2>&1; then\n'
+    f'  echo "{IMAGE_PRESENT} $ref"\n'
+    'elif docker compose -p "$p" -f "$f" pull --quiet "$s"; then\n'
+    f'  echo "{IMAGE_PULLED} $ref"\n'
+    'elif [ "$may_build" = yes ]; then\n'
+    '  docker compose -p "$p" -f "$f" build "$s" || exit 1\n'
+    '  docker compose -p "$p" -f "$f" push --quiet "$s" || exit 1\n'
+    f'  echo "{IMAGE_BUILT} $ref"\n'
+    "else\n"
+    '  echo "relman: cannot pull $ref (and this environment does not build images)"\n'
+    f"  exit {PULL_FAILED_STATUS}\n"
+    "fi\n"
+    "digest=$(docker image inspect --format '{{range .RepoDigests}}{{.}} {{end}}' \"$ref\")\n"
+    "digest=${digest%% *}; digest=${digest#*@}\n"
+    f'echo "{IMAGE_DIGEST} $digest"\n'
+    'if [ -n "$want" ] && [ "$digest" != "$want" ]; then\n'
+    '  echo "relman: $ref is $digest, but $want was approved"\n'
+    f"  exit {DIGEST_MISMATCH_STATUS}\n"
+    "fi\n"
+    'exec docker compose -p "$p" -f "$f" up -d --no-build "$s"'
+)
+
+
 def restart_step(
     target: Target,
     tag: str,
     *,
     reuse_image: bool = False,
+    may_build: bool = True,
+    expected_digest: str | None = None,
     ref_type: RefType = "tag",
     sha: str | None = None,
 ) -> Step:
@@ -649,14 +688,36 @@ def restart_step(
     (``IMAGE_TAG=<tag>``, ``up -d --build``; with ``reuse_image`` — a rollback — the
     tag's image is started without a build when ``docker image inspect`` finds it, and
     built only when it is absent, printing :data:`IMAGE_PRESENT` or :data:`IMAGE_ABSENT`
-    first) or the shell strategy's ``start_command``. For a branch ``tag`` is the branch
+    first) or the shell strategy's ``start_command``.
+
+    With ``image_source = "registry"`` the image is never built from this checkout unless
+    the registry lacks it and ``may_build`` (stage): kept (``reuse_image``), else pulled,
+    else built and pushed; then its digest is printed (:data:`IMAGE_DIGEST`) and, when
+    ``expected_digest`` is given, must equal it (exit :data:`DIGEST_MISMATCH_STATUS`, the
+    running container untouched) before ``up -d --no-build``; a pull that fails where
+    building is not allowed exits :data:`PULL_FAILED_STATUS`. For a branch ``tag`` is the branch
     name, also given to ``{tag}`` and ``{version}`` in ``start_command``."""
     service = target.service
     env = service_env(target, tag, ref_type=ref_type, sha=sha)
+    if service.strategy == "compose" and service.image_source == "registry":
+        assert service.compose_file and service.compose_service
+        argv: tuple[str, ...] = (
+            "sh",
+            "-c",
+            _REGISTRY_SCRIPT,
+            "sh",
+            target.compose_project,
+            render(service.compose_file, target.host),
+            service.compose_service,
+            "yes" if reuse_image else "no",
+            "yes" if may_build else "no",
+            expected_digest or "",
+        )
+        return Step("restart", argv, cwd=target.workdir, env=env)
     if service.strategy == "compose":
         assert service.compose_file and service.compose_service
         if reuse_image:
-            argv: tuple[str, ...] = (
+            argv = (
                 "sh",
                 "-c",
                 _REUSE_SCRIPT,

@@ -144,6 +144,7 @@ class DeployService:
         release_id: int | None = None,
         only_hosts: Collection[str] | None = None,
         expected_sha: str | None = None,
+        expected_digest: str | None = None,
         reason: str = "deploy",
         on_progress: ProgressCallback | None = None,
     ) -> DeployOutcome:
@@ -158,7 +159,9 @@ class DeployService:
         host's :class:`~relman.deploy.progress.Progress`, of the deploy and then of the
         automatic rollback (``kind="rollback"``). Raises :class:`InvalidInput` for an
         unknown service, environment, host or a bad tag, :class:`EnvironmentLocked` while
-        another deploy runs.
+        another deploy runs. ``expected_digest`` (registry mode) is the image digest QA
+        approved: another image under the tag fails the hosts with ``image_digest_moved``
+        before their containers change.
         """
         parse_release_tag(tag, field="tag")
         svc, env = self.target(service, environment)
@@ -174,6 +177,7 @@ class DeployService:
                 release_id=release_id,
                 only_hosts=only_hosts,
                 expected_sha=expected_sha,
+                expected_digest=expected_digest,
                 reason=reason,
                 on_progress=on_progress,
             )
@@ -440,6 +444,7 @@ class DeployService:
         release_id: int | None,
         only_hosts: Collection[str] | None = None,
         expected_sha: str | None = None,
+        expected_digest: str | None = None,
         restore_from: dict[str, str] | None = None,
         reason: str = "",
         ref_type: RefType = "tag",
@@ -479,6 +484,7 @@ class DeployService:
                     restore_backup=bool(restore_from),
                     restore_from=restore_from or {},
                     expected_sha=expected_sha,
+                    expected_digest=expected_digest,
                     reason=reason,
                     ref_type=ref_type,
                     # a rollback is an emergency: every host at once
@@ -500,6 +506,7 @@ class DeployService:
                 evidence_path=str(result.evidence_dir or "") if result else "",
                 error=(result.error or "") if result else "interrupted",
                 git_sha=(result.git_sha or "") if result else "",
+                image_digest=(result.image_digest or "") if result else "",
             )
         return result
 

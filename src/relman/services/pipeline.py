@@ -229,17 +229,19 @@ class PipelineService:
         """QA passed on stage: ``manual_testing`` → ``manual_test_passed`` and the
         production deploy is started by the production environment's executor.
 
-        The approval binds the git sha deployed to stage; production refuses the tag if it
-        moved. Raises :class:`PermissionDenied` (audited: no role, a CI identity, the
-        initiator without ``allow_self_approval``), :class:`AlreadyDecided`,
-        :class:`ReleaseNotFound`.
+        The approval binds the git sha deployed to stage, and in registry mode the image
+        digest; production refuses the tag if it moved, or another image under it. Raises
+        :class:`PermissionDenied` (audited: no role, a CI identity, the initiator without
+        ``allow_self_approval``), :class:`AlreadyDecided`, :class:`ReleaseNotFound`.
         """
         release = await self._releases.get(release_id)
         await self._authorize(release, actor, Action.APPROVE, S.MANUAL_TEST_PASSED, source)
         if release.status is not S.MANUAL_TESTING:
             raise AlreadyDecided(release)
-        sha = await self._stage_sha(release_id)
+        sha, digest = await self._stage_artifact(release_id)
         note = f"approved; tested on stage at {sha[:12]}" if sha else "approved"
+        if digest:
+            note += f", image {digest}"
         executor = self._executor(release.service_name, PRODUCTION)
         # Both executors start from a job queued with the decision: the worker deploys
         # (local) or dispatches the workflow (github), so a crash in between is recovered
@@ -248,7 +250,7 @@ class PipelineService:
             NewJob(
                 "production_deploy",
                 release_id,
-                {"actor": actor.audit_name, "sha": sha, "executor": executor},
+                {"actor": actor.audit_name, "sha": sha, "digest": digest, "executor": executor},
             )
             if executor is not None
             else None
@@ -574,6 +576,7 @@ class PipelineService:
                 f"production deploy approved by {approver}",
             )
         sha = str(job.payload.get("sha") or "") or None
+        digest = str(job.payload.get("digest") or "") or None
         outcome = await self._deploys.deploy(
             release.service_name,
             release.release_tag,
@@ -581,6 +584,7 @@ class PipelineService:
             actor=approver,
             release_id=release.id,
             expected_sha=sha,
+            expected_digest=digest,
             reason=f"production deploy of release {release.id}",
         )
         result = outcome.result
@@ -720,11 +724,13 @@ class PipelineService:
             return "production is deployed by relman's worker"
         return ""
 
-    async def _stage_sha(self, release_id: int) -> str:
+    async def _stage_artifact(self, release_id: int) -> tuple[str, str]:
+        """The git sha and image digest ("" when none) of the release's last healthy stage
+        deploy: what QA tested, bound by the approval."""
         for deployment in reversed(await self._deployments.for_release(release_id)):
             if deployment.environment == STAGE and deployment.status == "succeeded":
-                return deployment.git_sha
-        return ""
+                return deployment.git_sha, deployment.image_digest
+        return "", ""
 
     async def _dispatch(self, release: Release) -> JobOutcome:
         """Start the production workflow on GitHub (seed 003 on-approve-manual-testing); the

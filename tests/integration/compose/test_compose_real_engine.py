@@ -22,6 +22,7 @@ from relman.config import Environment, HealthCheck, Host, RelmanConfig, Service
 from relman.services.deploys import DeployService
 from relman.store.deployments import DeploymentStore
 from tests.support.docker import (
+    Registry,
     build_compose_repo,
     busybox_base_image,
     docker,
@@ -183,3 +184,90 @@ def test_compose_file_validates() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    require_docker()
+    running = Registry(tmp_path_factory.mktemp("registry"))
+    yield running
+    running.stop()
+
+
+def _container_id(project: str) -> str:
+    out = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}")
+    return out.stdout.strip()
+
+
+async def test_registry_mode_builds_once_promotes_the_digest_and_refuses_another(
+    container: Container, compose_repo: Path, registry: Registry, tmp_path: Path
+) -> None:
+    hosts = {
+        name: Host(transport="local", address=address, root=str(tmp_path / name))
+        for name, address in (("stage-1", "127.0.0.4"), ("prod-1", "127.0.0.5"))
+    }
+    compose = Compose(compose_repo, hosts, image_source="registry")
+    compose.image_repo = f"{registry.address}/hello-compose-{compose.suffix}"
+    compose.service = compose.service.model_copy(
+        update={"env": {**compose.service.env, "IMAGE_REPO": compose.image_repo}}
+    )
+    config = RelmanConfig(
+        services={"hello": compose.service},
+        hosts=hosts,
+        environments={
+            "stage": Environment(hosts=["stage-1"]),
+            "production": Environment(hosts=["prod-1"]),
+        },
+    )
+    deploys = DeployService(container.settings, config, DeploymentStore(container.engine))
+    stage_url, prod_url = compose.urls()
+    try:
+        # stage: the registry lacks the image, so it is built once there and pushed
+        staged = await deploys.deploy("hello", "v1.0.0", "stage", actor="cli:alice")
+        assert staged.ok, staged.result.error
+        digest = staged.result.image_digest
+        assert digest is not None and digest.startswith("sha256:")
+        stage_log = staged.result.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        assert "собран на этом хосте и отправлен в реестр" in stage_log
+        (stage_row,) = await deploys.history("hello", "stage")
+        assert stage_row.image_digest == digest
+
+        # production pulls exactly that image
+        prod = await deploys.deploy(
+            "hello", "v1.0.0", "production", actor="cli:qa", expected_digest=digest
+        )
+        assert prod.ok, prod.result.error
+        assert prod.result.image_digest == digest
+        prod_log = prod.result.log_path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        assert "получен из реестра" in prod_log and "собран" not in prod_log
+        assert [await served_version(u) for u in (stage_url, prod_url)] == ["1.0.0", "1.0.0"]
+        running = _container_id(f"hello-prod-1-{compose.suffix}")
+
+        # production never builds: a tag nobody pushed is refused
+        missing = await deploys.deploy("hello", "v1.1.0", "production", actor="cli:qa")
+        assert not missing.ok
+        assert missing.result.hosts["prod-1"].error_code == "image_unavailable"
+        assert compose.image_repo + ":v1.1.0" in (missing.result.error or "")
+
+        # stage v1.1.0, then someone pushes another image under the same tag
+        staged = await deploys.deploy("hello", "v1.1.0", "stage", actor="cli:alice")
+        assert staged.ok, staged.result.error
+        approved = staged.result.image_digest
+        context = tmp_path / "other-image"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {busybox_base_image()}\nCOPY x /x\n")
+        (context / "x").write_text("not what QA tested\n")
+        docker("build", "-q", "-t", f"{compose.image_repo}:v1.1.0", str(context))
+        docker("push", "-q", f"{compose.image_repo}:v1.1.0")
+        refused = await deploys.deploy(
+            "hello", "v1.1.0", "production", actor="cli:qa", expected_digest=approved
+        )
+        assert not refused.ok
+        host = refused.result.hosts["prod-1"]
+        assert host.error_code == "image_digest_moved"
+        assert approved is not None and approved in (host.error or "")
+        # the running container was never replaced, and still serves what QA approved before
+        assert _container_id(f"hello-prod-1-{compose.suffix}") == running
+        assert await served_version(prod_url) == "1.0.0"
+    finally:
+        compose.clean()
