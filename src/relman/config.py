@@ -329,6 +329,14 @@ class Service(_Model):
             raise ValueError("strategy 'shell' needs start_command")
         if self.strategy == "compose" and not (self.compose_file and self.compose_service):
             raise ValueError("strategy 'compose' needs compose_file and compose_service")
+        if self.compose_project is not None:
+            # what compose accepts once the placeholders are filled: letters or digits
+            kept = re.sub(r"\{(service|environment|host|address)\}", "x", self.compose_project)
+            if not re.search(r"[A-Za-z0-9]", kept):
+                raise ValueError(
+                    f"compose_project: {self.compose_project!r} gives no usable compose "
+                    "project name (letters, digits, '-' and '_' are kept)"
+                )
         return self
 
 

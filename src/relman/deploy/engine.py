@@ -83,6 +83,7 @@ from relman.deploy.steps import (
     checkout_commit_step,
     checkout_step,
     clean_branches_step,
+    compose_check_step,
     container_watch_step,
     fetch_steps,
     lock_details,
@@ -795,6 +796,8 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
                 migrate_step(target, tag, ref_type=request.ref_type, sha=sha), msg.MSG_MIGRATE
             )
         )
+    if service.strategy == "compose":
+        steps.append(compose_check_step(target, tag))
     # build / restart; a compose rollback starts the tag's image if the host has it
     reuse = service.strategy == "compose" and request.kind == "rollback"
     restart = restart_step(

@@ -735,6 +735,42 @@ def restart_step(
     return Step("restart", argv, cwd=target.workdir, env=env)
 
 
+# $1 project, $2 compose file, $3 service, $4 tag.
+_COMPOSE_CHECK_SCRIPT = (
+    "command -v docker >/dev/null 2>&1 || "
+    '{ echo "docker is not installed on this host"; exit 3; }\n'
+    '[ -f "$2" ] || { echo "compose file $2 is not in the checkout of $4"; exit 3; }\n'
+    'services=$(docker compose -p "$1" -f "$2" config --services) || exit 3\n'
+    'printf \'%s\\n\' "$services" | grep -qx -- "$3" && exit 0\n'
+    'echo "service $3 is not in $2 at $4 (it has: $(echo $services))"\n'
+    "exit 3"
+)
+
+
+def compose_check_step(target: Target, tag: str) -> Step:
+    """Check, after the checkout and before anything restarts, that docker is there, the
+    compose file exists and names the service (each refusal names file, service and
+    tag)."""
+    service = target.service
+    assert service.compose_file and service.compose_service
+    return Step(
+        "compose_check",
+        (
+            "sh",
+            "-c",
+            _COMPOSE_CHECK_SCRIPT,
+            "sh",
+            target.compose_project,
+            render(service.compose_file, target.host),
+            service.compose_service,
+            tag,
+        ),
+        cwd=target.workdir,
+        env=service_env(target, tag),
+        timeout=60.0,
+    )
+
+
 # $1 project, $2 compose file, $3 service, $4 seconds. Prints the exit code when the
 # container stops; bounded by ``timeout`` so nothing is left behind on the host.
 _WATCH_SCRIPT = (

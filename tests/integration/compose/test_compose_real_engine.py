@@ -271,3 +271,21 @@ async def test_registry_mode_builds_once_promotes_the_digest_and_refuses_another
         assert await served_version(prod_url) == "1.0.0"
     finally:
         compose.clean()
+
+
+async def test_a_compose_service_missing_at_the_tag_is_named_and_nothing_restarts(
+    container: Container, compose_repo: Path, tmp_path: Path
+) -> None:
+    hosts = {"box-9": Host(transport="local", address="127.0.0.6", root=str(tmp_path / "b9"))}
+    compose = Compose(compose_repo, hosts, compose_service="api")
+    try:
+        outcome = await _deploys(container, compose).deploy(
+            "hello", "v1.0.0", "production", actor="cli:alice"
+        )
+        assert not outcome.ok
+        error = outcome.result.hosts["box-9"].error or ""
+        assert "compose_check" in error
+        assert "service api is not in compose.yaml at v1.0.0 (it has: web)" in error
+        assert "restart" not in [s.name for s in outcome.result.hosts["box-9"].steps]
+    finally:
+        compose.clean()
