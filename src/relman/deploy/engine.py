@@ -327,11 +327,6 @@ class DeployResult:
         return any(result.migrated for result in self.hosts.values())
 
     @property
-    def changed(self) -> bool:
-        """Whether any host's checkout was switched."""
-        return any(result.changed for result in self.hosts.values())
-
-    @property
     def backups(self) -> dict[str, str]:
         """Host name → backup folder on that host (for a later ``restore_from``)."""
         return {name: r.backup.dir for name, r in self.hosts.items() if r.backup is not None}
