@@ -15,6 +15,7 @@ from relman.api.metrics import Metrics, MetricsMiddleware
 from relman.api.routes import build_router
 from relman.bootstrap import Container
 from relman.bot.runtime import build_bot
+from relman.web.app import install_web
 
 
 def create_app(
@@ -49,7 +50,14 @@ def create_app(
             if own_container:
                 await container.aclose()
 
-    app = FastAPI(title="relman Release API", version=__version__, lifespan=lifespan)
+    # /docs and /redoc are served with local assets by the dashboard (relman.web.app).
+    app = FastAPI(
+        title="relman Release API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.container = container
     app.state.bot = bot
     errors.install(app)
@@ -58,6 +66,9 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    # The web dashboard (issue 13) and the offline API docs; after the API's routes.
+    install_web(app, container, str(getattr(settings, "web_prefix", "") or ""))
 
     prefix = settings.prefix
     app.add_middleware(

@@ -13,7 +13,7 @@ import uvicorn
 from rich.table import Table
 
 from relman.bootstrap import build
-from relman.cli import app, deploy, release  # noqa: F401  (they register their commands)
+from relman.cli import app, deploy, release, web  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container
 from relman.cli.ci import app as ci_app
 from relman.cli.init import app as init_app

@@ -20,6 +20,7 @@ class Source(StrEnum):
     BOT = "bot"
     CLI = "cli"
     WORKER = "worker"
+    WEB = "web"
 
 
 SYSTEM_ACTOR = "system"
