@@ -38,6 +38,9 @@ log = logging.getLogger("relman.web")
 S = ReleaseStatus
 PRODUCTION = "production"
 PAGE_SIZE = 50
+#: How long the releases page trusts what it last learnt runs in production (seconds):
+#: finding it costs a few queries per service, and the marker is only a display.
+LIVE_TTL = 1.0
 #: How often a followed log file is read again, and the deploy's row (seconds).
 LOG_POLL = 0.05
 STATUS_POLL = 1.0
@@ -216,6 +219,7 @@ class Dashboard:
         self._roles = container.config.policy.roles()
         self._log_root = Path(container.settings.log_root)
         self._evidence_root = Path(container.settings.evidence_root)
+        self._live_cache: dict[str, tuple[float, int | None]] = {}
 
     # --- permissions ------------------------------------------------------------------
 
@@ -385,11 +389,18 @@ class Dashboard:
     # --- helpers ----------------------------------------------------------------------
 
     async def _live(self, services: Iterable[str]) -> frozenset[int]:
+        """The ids of the releases now in production of ``services`` (each looked up at
+        most once a second: :data:`LIVE_TTL`)."""
         live: set[int] = set()
+        now = asyncio.get_running_loop().time()
         for name in services:
-            current = await self._c.pipeline.current_deployed(name)
-            if current is not None and current.id is not None:
-                live.add(current.id)
+            cached = self._live_cache.get(name)
+            if cached is None or now - cached[0] > LIVE_TTL:
+                current = await self._c.pipeline.current_deployed(name)
+                cached = (now, current.id if current is not None else None)
+                self._live_cache[name] = cached
+            if cached[1] is not None:
+                live.add(cached[1])
         return frozenset(live)
 
     def _evidence_dir(self, d: Deployment) -> Path | None:
