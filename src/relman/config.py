@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     prefix: str = Field(
         default="/api/tg-bot", validation_alias=_env("RELMAN_PREFIX", "LOOM_RELEASE_TG_BOT_PREFIX")
     )
+    #: Where the web dashboard is served (a path; "" = the site's root).
+    web_prefix: str = Field(default="", validation_alias=_env("RELMAN_WEB_PREFIX"))
+    #: The dashboard's address as people open it (behind a proxy, with https), used in
+    #: sign-in links; default: the listen address.
+    public_url: str | None = Field(default=None, validation_alias=_env("RELMAN_PUBLIC_URL"))
     secret_key: SecretStr | None = Field(
         default=None,
         validation_alias=_env("RELMAN_SECRET_KEY", "LOOM_INTERSERVER_SECRET_KEY"),
@@ -159,11 +164,21 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("RELMAN_GITHUB_TOKEN")
     )
 
-    @field_validator("prefix")
+    @field_validator("prefix", "web_prefix")
     @classmethod
     def _prefix_shape(cls, value: str) -> str:
         value = "/" + value.strip("/")
         return "" if value == "/" else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, like https://relman.example.org")
+        return value.rstrip("/")
 
     @field_validator(
         "database_url",
@@ -411,6 +426,19 @@ class Environment(_Model):
     batch_size: StrictInt | None = Field(default=None, ge=1)
     #: Failed hosts tolerated before the hosts not yet changed are left alone.
     max_fail: StrictInt = Field(default=0, ge=0)
+    #: Where people open this environment (issue 16: the bot links stage for QA); http(s),
+    #: may contain ``{address}`` (the first host's address) and ``{service}``.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+            raise ValueError("url: must be an http:// or https:// URL without spaces")
+        return value
 
     @model_validator(mode="after")
     def _rolling(self) -> Environment:
@@ -438,6 +466,8 @@ class Policy(_Model):
     releaser: list[str] = Field(default_factory=list)
     admin: list[str] = Field(default_factory=list)
     allow_self_approval: bool = False
+    #: A rejection must say why (issue 16): a blank reason is refused everywhere.
+    require_reject_reason: bool = True
     #: A person's identities, so four-eyes holds across chat, GitHub and CLI:
     #: ``anna = ["tg:111", "gh:anna", "cli:anna"]``. Role lists may name the person.
     people: dict[str, list[str]] = Field(default_factory=dict)
@@ -461,6 +491,16 @@ class Notifications(_Model):
     webhook_timeout: float = Field(default=5.0, gt=0)
 
 
+class Analytics(_Model):
+    """Release analytics (issue 14): how the DORA figures are counted."""
+
+    #: A healthy production deploy whose release is rolled back within this many hours
+    #: counts as a failed change (change failure rate).
+    rollback_window_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
+    #: Seconds a ``git`` command reading commit times may take.
+    git_timeout: float = Field(default=60.0, gt=0)
+
+
 class GitHubExecutor(_Model):
     """The ``github`` executor (seed 003): the workflow dispatched on approval."""
 
@@ -477,7 +517,18 @@ class RelmanConfig(_Model):
     hosts: dict[str, Host] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     notifications: Notifications = Field(default_factory=Notifications)
+    analytics: Analytics = Field(default_factory=Analytics)
     github: GitHubExecutor = Field(default_factory=GitHubExecutor)
+
+    def environment_url(self, environment: str, service: str) -> str | None:
+        """The ``url`` of ``environment`` for ``service`` with ``{address}`` (its first
+        host's address) and ``{service}`` filled in; ``None`` when it has none."""
+        env = self.environments.get(environment)
+        if env is None or env.url is None:
+            return None
+        host = self.hosts.get(env.hosts[0]) if env.hosts else None
+        address = host.address if host is not None else ""
+        return env.url.replace("{address}", address).replace("{service}", service)
 
     @model_validator(mode="after")
     def _references(self) -> RelmanConfig:

@@ -101,8 +101,8 @@ def settings_link(settings: Settings, who: str, name: str = "", *, now: datetime
     base = dashboard_url(
         settings.host,
         settings.port,
-        str(getattr(settings, "web_prefix", "") or ""),
-        getattr(settings, "public_url", None),
+        settings.web_prefix,
+        settings.public_url,
     )
     return login_link(settings.require_secret(), base, who, name, now=now)
 
