@@ -24,7 +24,7 @@ async def test_migrations_build_the_seed_table_from_nothing(databases: DatabaseF
         assert await current_revision(engine) is None
         await upgrade(engine)
         await upgrade(engine)  # a second run is a no-op
-        assert await current_revision(engine) == "0005"
+        assert await current_revision(engine) == "0007"
         async with engine.connect() as conn:
             columns = await conn.run_sync(
                 lambda sync: [c["name"] for c in inspect(sync).get_columns("releases")]

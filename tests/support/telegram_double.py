@@ -9,7 +9,8 @@ and query strings — and answers in Telegram's shapes: ``{"ok": true, "result":
 
 Methods: getMe, getUpdates (long polling, offsets, the 409 conflicts), setWebhook,
 deleteWebhook, getWebhookInfo, sendMessage, editMessageText, editMessageReplyMarkup,
-answerCallbackQuery. Anything else is 404 "Not Found"; a wrong token is 401 "Unauthorized".
+answerCallbackQuery, setMyCommands, getMyCommands. Anything else is 404 "Not Found"; a
+wrong token is 401 "Unauthorized".
 
 It keeps every chat's messages with their inline keyboards and is as strict as Telegram
 where relman could get it wrong (Bot API reference; descriptions as Telegram writes them):
@@ -23,6 +24,15 @@ where relman could get it wrong (Bot API reference; descriptions as Telegram wri
 - an edit that changes neither text, entities nor keyboard: ``Bad Request: message is not
   modified: …``; editing an unknown message: ``Bad Request: message to edit not found``;
 - ``editMessageText`` without ``reply_markup`` removes the keyboard, like Telegram;
+- a bot's message older than 48 hours cannot be edited: ``Bad Request: message can't be
+  edited`` (:meth:`TelegramDouble.age` makes one that old);
+- ``reply_markup`` is an inline keyboard or, on ``sendMessage`` only, a ``ForceReply``
+  (``force_reply`` true, ``input_field_placeholder`` 1–64 characters); an edit with
+  anything but an inline keyboard: ``Bad Request: inline keyboard expected``;
+- ``setMyCommands``: at most 100 commands, each 1–32 characters of ``a-z0-9_`` with a
+  1–256 character description, ``language_code`` empty or two lowercase letters:
+  ``Bad Request: BOT_COMMAND_INVALID`` / ``BOT_COMMAND_DESCRIPTION_INVALID`` /
+  ``LANG_CODE_INVALID``;
 - an unknown, expired or already answered callback query: ``Bad Request: query is too old
   and response timeout expired or query ID is invalid``; an answer text over 200
   characters: ``Bad Request: MESSAGE_TOO_LONG``;
@@ -60,6 +70,8 @@ import httpx
 MAX_TEXT = 4096  # sendMessage / editMessageText: 1-4096 characters after entities parsing
 MAX_CALLBACK_DATA = 64  # InlineKeyboardButton.callback_data: 1-64 bytes
 MAX_ANSWER_TEXT = 200  # answerCallbackQuery.text: 0-200 characters
+EDITABLE_FOR = 48 * 3600  # seconds a bot may edit its message
+COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 NOT_MODIFIED = (
@@ -237,6 +249,8 @@ class ChatMessage:
     keyboard: list[list[Button]] = field(default_factory=list)
     from_bot: bool = True
     edits: int = 0
+    force_reply: dict[str, Any] | None = None
+    reply_to: int | None = None
 
     @property
     def chat_id(self) -> int:
@@ -318,6 +332,8 @@ _JSON_FIELDS = {
     "entities",
     "link_preview_options",
     "reply_parameters",
+    "commands",
+    "scope",
 }
 _INT_FIELDS = {"message_id", "offset", "limit", "timeout", "cache_time", "max_connections"}
 _BOOL_FIELDS = {
@@ -375,6 +391,7 @@ class TelegramDouble:
         self._next_query = 1
         self._webhook: dict[str, Any] = {}
         self._limits: list[_RateLimit] = []
+        self._commands: dict[str, list[dict[str, str]]] = {}
         self._poll_generation = 0
         self._closing = False
         self._server: ThreadingHTTPServer | None = None
@@ -494,6 +511,16 @@ class TelegramDouble:
         with self._cond:
             return dict(self._webhook)
 
+    def age(self, chat_id: int, message_id: int, hours: float) -> None:
+        """Make a message ``hours`` older (to test Telegram's 48-hour edit limit)."""
+        with self._cond:
+            self.message(chat_id, message_id).date -= int(hours * 3600)
+
+    def commands(self, language_code: str = "") -> list[dict[str, str]]:
+        """The commands set for ``language_code`` ("" for everyone else), default scope."""
+        with self._cond:
+            return list(self._commands.get(language_code, []))
+
     def rate_limit(
         self, method: str | None = None, *, times: int = 1, retry_after: int = 1
     ) -> None:
@@ -515,7 +542,11 @@ class TelegramDouble:
             return query_id
 
     def record_user_message(
-        self, chat: dict[str, Any], sender: dict[str, Any], text: str
+        self,
+        chat: dict[str, Any],
+        sender: dict[str, Any],
+        text: str,
+        reply_to: ChatMessage | None = None,
     ) -> ChatMessage:
         with self._cond:
             self._chats.setdefault(int(chat["id"]), chat)
@@ -526,6 +557,7 @@ class TelegramDouble:
                 date=int(time.time()),
                 text=text,
                 from_bot=False,
+                reply_to=reply_to.message_id if reply_to is not None else None,
             )
             self._messages.setdefault(int(chat["id"]), []).append(message)
             self._cond.notify_all()
@@ -637,10 +669,23 @@ class TelegramDouble:
             raise bad("message is too long")
         return source, plain, entities
 
+    def _force_reply(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        markup = params.get("reply_markup")
+        if not isinstance(markup, dict) or "force_reply" not in markup:
+            return None
+        if markup.get("force_reply") is not True:
+            raise bad("can't parse reply keyboard markup JSON object")
+        placeholder = markup.get("input_field_placeholder")
+        if placeholder is not None and not 1 <= len(str(placeholder)) <= 64:
+            raise bad("REPLY_MARKUP_INVALID")
+        return dict(markup)
+
     def _keyboard(self, params: dict[str, Any]) -> list[list[Button]]:
         markup = params.get("reply_markup")
         if markup is None:
             return []
+        if isinstance(markup, dict) and "force_reply" in markup:
+            raise bad("inline keyboard expected")
         if not isinstance(markup, dict) or "inline_keyboard" not in markup:
             raise bad("the double only supports inline keyboards")
         rows = markup["inline_keyboard"]
@@ -671,7 +716,7 @@ class TelegramDouble:
         self._chat(chat_id)
         for m in self._messages.get(chat_id, []):
             if m.message_id == message_id:
-                if not m.from_bot:
+                if not m.from_bot or time.time() - m.date > EDITABLE_FOR:
                     raise bad("message can't be edited")
                 return m
         raise bad("message to edit not found")
@@ -685,7 +730,8 @@ class TelegramDouble:
         with self._cond:
             chat = self._chat(params.get("chat_id"))
             html, plain, entities = self._text(params)
-            keyboard = self._keyboard(params)
+            force_reply = self._force_reply(params)
+            keyboard = [] if force_reply is not None else self._keyboard(params)
             message = ChatMessage(
                 message_id=self._next_message_id(chat["id"]),
                 chat=chat,
@@ -695,6 +741,7 @@ class TelegramDouble:
                 html=html,
                 entities=entities,
                 keyboard=keyboard,
+                force_reply=force_reply,
             )
             self._messages.setdefault(chat["id"], []).append(message)
             self._cond.notify_all()
@@ -738,6 +785,31 @@ class TelegramDouble:
             query.show_alert = bool(params.get("show_alert"))
             self._cond.notify_all()
             return True
+
+    def set_my_commands(self, params: dict[str, Any]) -> Any:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad("BOT_COMMANDS_TOO_MUCH")
+        for command in commands:
+            if not isinstance(command, dict) or not COMMAND.match(str(command.get("command"))):
+                raise bad("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description") or "")) <= 256:
+                raise bad("BOT_COMMAND_DESCRIPTION_INVALID")
+        language = str(params.get("language_code") or "")
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise bad("LANG_CODE_INVALID")
+        scope = params.get("scope")
+        if scope is not None and (not isinstance(scope, dict) or scope.get("type") != "default"):
+            raise bad("the double supports the default scope only")
+        with self._cond:
+            self._commands[language] = [
+                {"command": str(c["command"]), "description": str(c["description"])}
+                for c in commands
+            ]
+        return True
+
+    def get_my_commands(self, params: dict[str, Any]) -> Any:
+        return self.commands(str(params.get("language_code") or ""))
 
     def set_webhook(self, params: dict[str, Any]) -> Any:
         url = str(params.get("url") or "")
@@ -833,6 +905,8 @@ _METHODS: dict[str, Callable[[TelegramDouble, dict[str, Any]], Any]] = {
     "editmessagetext": TelegramDouble.edit_message_text,
     "editmessagereplymarkup": TelegramDouble.edit_message_reply_markup,
     "answercallbackquery": TelegramDouble.answer_callback_query,
+    "setmycommands": TelegramDouble.set_my_commands,
+    "getmycommands": TelegramDouble.get_my_commands,
 }
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
@@ -955,12 +1029,21 @@ class TelegramUser:
             chat["username"] = self.username
         return chat
 
-    def text_update(self, text: str, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+    def text_update(
+        self,
+        text: str,
+        chat: dict[str, Any] | None = None,
+        *,
+        reply_to: ChatMessage | None = None,
+    ) -> dict[str, Any]:
         """Record ``text`` as sent by this user in ``chat`` (default: the private chat
-        with the bot) and return the update Telegram would send for it."""
+        with the bot), as a reply to ``reply_to`` when given, and return the update
+        Telegram would send for it."""
         chat = chat or self.private_chat()
-        message = self.double.record_user_message(chat, self.to_api(), text)
+        message = self.double.record_user_message(chat, self.to_api(), text, reply_to)
         data = message.to_api()
+        if reply_to is not None:
+            data["reply_to_message"] = reply_to.to_api()
         if text.startswith("/"):
             command = text.split()[0]
             data["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
@@ -988,9 +1071,16 @@ class TelegramUser:
         }
         return update, query_id
 
-    async def send(self, text: str, chat: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Send ``text`` and deliver the update (asserting a 200 when posted)."""
-        update = self.text_update(text, chat)
+    async def send(
+        self,
+        text: str,
+        chat: dict[str, Any] | None = None,
+        *,
+        reply_to: ChatMessage | None = None,
+    ) -> dict[str, Any]:
+        """Send ``text`` (as a reply to ``reply_to``) and deliver the update (asserting a
+        200 when posted)."""
+        update = self.text_update(text, chat, reply_to=reply_to)
         await self._deliver(update)
         return update
 

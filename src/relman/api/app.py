@@ -42,6 +42,8 @@ def create_app(
         try:
             if bot is not None and polling:
                 await bot.start_polling()
+            if bot is not None:
+                bot.announce_commands()
             yield
         finally:
             if bot is not None:

@@ -12,13 +12,15 @@ e.g. ``ap.42.a+.0.Xc2v9LqP0aw`` or ``ry.41.s.1.42.Xc2v9LqP0aw``
 - ``action``: an opaque short id (:class:`Act`);
 - ``release id``: a positive integer, ``0`` where no release is meant (menu, lists);
 - ``list``: where the card was reached from — ``a`` active, ``s`` successful, ``f``
-  failed, ``n`` no list (a notification);
+  failed, ``n`` no list (a card opened on its own), ``q`` the QA chat's notice;
   ``+`` when the list has an older card after this one (for the ▶️ button);
 - ``position``: the card's place in that list (0 = newest), for the ◀️ / ▶️ buttons;
 - ``current id``: on ✅ Да, откатить (``ry``) only, and required there — the id of the
-  release that was in production when the confirmation was shown. The confirmation names
-  that release's tag, so the rollback is refused when production has moved on since (a
-  newer release deployed meanwhile): the user confirmed rolling back *that* release;
+  release that was in production when the confirmation was shown (on a rejection reason,
+  ``rr``, the same slot carries the reason's number, 1-based, required there too). The
+  confirmation names that release's tag, so the rollback is refused when production has
+  moved on since (a newer release deployed meanwhile): the user confirmed rolling back
+  *that* release;
 - ``signature``: the first 64 bits of HMAC-SHA256 over the rest, keyed by a secret derived
   from the bot token, base64url.
 
@@ -47,7 +49,7 @@ MAX_POSITION = 198
 MAX_ID = 10**18 - 1
 _SIG_BYTES = 8
 _SHAPE = re.compile(
-    r"^(?P<act>[a-z]{1,2})\.(?P<rid>0|[1-9][0-9]{0,17})\.(?P<lst>[asfn])(?P<more>\+?)"
+    r"^(?P<act>[a-z]{1,2})\.(?P<rid>0|[1-9][0-9]{0,17})\.(?P<lst>[asfnq])(?P<more>\+?)"
     r"\.(?P<pos>0|[1-9][0-9]{0,2})(?:\.(?P<cur>[1-9][0-9]{0,17}))?\.(?P<sig>[A-Za-z0-9_-]{11})$"
 )
 
@@ -59,7 +61,9 @@ class Act(StrEnum):
     LIST = "l"  # show a list (its card at ``position``)
     CARD = "c"  # show / refresh one release's card
     APPROVE = "ap"  # QA: approve (manual_testing -> manual_test_passed)
-    REJECT = "rj"  # QA: reject (manual_testing -> manual_test_failed)
+    REJECT = "rj"  # QA: ask why before rejecting (issue 16)
+    REJECT_REASON = "rr"  # QA: reject with common reason number ``reason``
+    REJECT_OTHER = "ro"  # QA: reject with a reason of their own (a ForceReply prompt)
     ROLLBACK_ASK = "rb"  # open the rollback confirmation
     ROLLBACK_YES = "ry"  # confirmed: put the service back on this release's tag
 
@@ -71,6 +75,7 @@ class Lst(StrEnum):
     SUCCESSFUL = "s"
     FAILED = "f"
     NONE = "n"
+    NOTICE = "q"  # the QA chat's "ready for testing" notice
 
     @property
     def group(self) -> str | None:
@@ -94,7 +99,8 @@ class Press:
     ``position`` of list ``lst``, which has an older card after it when ``more``.
 
     ``current_id`` is set on :attr:`Act.ROLLBACK_YES` only (and required there): the
-    release that was in production when the confirmation was shown."""
+    release that was in production when the confirmation was shown. ``reason`` is set on
+    :attr:`Act.REJECT_REASON` only (and required there): the common reason's number."""
 
     act: Act
     release_id: int = 0
@@ -102,6 +108,11 @@ class Press:
     position: int = 0
     more: bool = False
     current_id: int = 0
+    reason: int = 0
+
+
+#: The actions that carry the extra number, and which one.
+_EXTRA = {Act.ROLLBACK_YES: "current_id", Act.REJECT_REASON: "reason"}
 
 
 def signing_key(token: str) -> bytes:
@@ -122,18 +133,20 @@ def encode(key: bytes, press: Press) -> str:
     :data:`MAX_POSITION`, or a ``current_id`` on any button but
     :attr:`Act.ROLLBACK_YES` / none on that one (a programming error, never user input).
     """
-    confirm = press.act is Act.ROLLBACK_YES
+    extra = press.current_id if press.act is Act.ROLLBACK_YES else press.reason
+    other = press.reason if press.act is Act.ROLLBACK_YES else press.current_id
     if (
         not 0 <= press.release_id <= MAX_ID
         or not 0 <= press.position <= MAX_POSITION
-        or not 0 <= press.current_id <= MAX_ID
-        or confirm != (press.current_id > 0)
+        or not 0 <= extra <= MAX_ID
+        or other != 0
+        or (press.act in _EXTRA) != (extra > 0)
     ):
         raise ValueError(f"cannot encode {press}")
     more = "+" if press.more else ""
     body = f"{press.act.value}.{press.release_id}.{press.lst.value}{more}.{press.position}"
-    if confirm:
-        body = f"{body}.{press.current_id}"
+    if extra:
+        body = f"{body}.{extra}"
     data = f"{body}.{_sign(key, body)}"
     if len(data.encode("ascii")) > MAX_CALLBACK_BYTES:  # pragma: no cover - bounded above
         raise ValueError(f"callback_data over {MAX_CALLBACK_BYTES} bytes: {data}")
@@ -158,13 +171,15 @@ def decode(key: bytes, data: str | None) -> Press:
     except ValueError:
         raise BadCallback() from None
     position = int(match["pos"])
-    if position > MAX_POSITION or (act is Act.ROLLBACK_YES) != (match["cur"] is not None):
+    if position > MAX_POSITION or (act in _EXTRA) != (match["cur"] is not None):
         raise BadCallback()
+    extra = int(match["cur"] or 0)
     return Press(
         act=act,
         release_id=int(match["rid"]),
         lst=lst,
         position=position,
         more=bool(match["more"]),
-        current_id=int(match["cur"] or 0),
+        current_id=extra if act is Act.ROLLBACK_YES else 0,
+        reason=extra if act is Act.REJECT_REASON else 0,
     )

@@ -10,6 +10,7 @@ from relman.bootstrap import Container
 from relman.bot.cards import View
 from relman.bot.texts import Texts, texts_for
 from relman.services.releases import Clock
+from relman.store.bot_messages import BotMessageStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +26,20 @@ class BotContext:
     log_root: Path
 
     def view(self, texts: Texts) -> View:
-        """How to render now, in ``texts``' language."""
-        return View(texts=texts, key=self.key, now=self.clock(), tz=self.tz)
+        """How to render now, in ``texts``' language, with relman.toml's environment
+        links."""
+        config = getattr(self.container, "config", None)  # None: rendering without services
+        if config is None:
+            return View(texts=texts, key=self.key, now=self.clock(), tz=self.tz)
+        return View(
+            texts=texts, key=self.key, now=self.clock(), tz=self.tz, env_url=config.environment_url
+        )
 
     def default_texts(self) -> Texts:
         """The texts of the configured default language (for chats, not users)."""
         return texts_for(None, self.language)
+
+    @property
+    def messages(self) -> BotMessageStore:
+        """The messages the bot follows (``bot_messages``; issue 16)."""
+        return BotMessageStore(self.container.engine)

@@ -24,19 +24,19 @@ chat: :attr:`Texts.failed`) and is then raised, so the update gate counts it as 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import Command, CommandStart, Filter
+from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import (
     CallbackQuery,
+    ForceReply,
     InaccessibleMessage,
-    LinkPreviewOptions,
     Message,
     User,
 )
@@ -56,9 +56,10 @@ from relman.domain.errors import (
     StoreUnavailable,
 )
 from relman.domain.policy import Actor
-from relman.domain.release import Release, Source
+from relman.domain.release import MAX_RELEASE_ID, Release, Source
 from relman.domain.status import ReleaseStatus
-from relman.services.pipeline import ProductionMoved
+from relman.services.pipeline import Browse, ProductionMoved
+from relman.store.bot_messages import Purpose, TrackedMessage
 
 log = logging.getLogger("relman.bot")
 
@@ -182,38 +183,91 @@ def build_router() -> Router:
     router = Router(name="relman")
 
     @router.message(CommandStart())
-    async def start(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
-        """``/start`` → the main menu (seed 003, "Главное меню")."""
+    async def start(
+        message: Message, command: CommandObject, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """``/start`` → the main menu (seed 003, "Главное меню"); ``/start release_12`` (a
+        ``t.me/<bot>?start=release_12`` deep link, Bot API "Deep linking") → release 12's
+        card (issue 16)."""
+        wanted = _DEEP_LINK.match(command.args or "")
+        if wanted is not None:
+            await _open_release(message, bot_ctx, texts, int(wanted[1]))
+            return
         user = message.from_user
         name = user.full_name if user is not None else ""
         screen = cards.menu_screen(bot_ctx.view(texts), name)
         await message.answer(screen.text, reply_markup=screen.markup)
 
-    @router.message(Command("web"))
-    async def web(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
-        """``/web``: a one-time link (5 minutes) signing the sender in to the dashboard as
-        ``tg:<id>`` (issue 13); sent only in a private chat, where nobody else sees it."""
-        from relman.web.signin import settings_link
-        from relman.web.texts import WEB_LANGUAGES
-
-        words = WEB_LANGUAGES[texts.language]
+    @router.message(Command("help"))
+    async def help_command(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
+        """``/help``: what the bot does, its commands, and the sender's own roles."""
         user = message.from_user
-        if user is None or message.chat.type != "private":
-            await message.answer(words["bot_private"])
+        if user is None:
             return
         actor = actor_of(user)
-        url = settings_link(bot_ctx.container.settings, actor.id, actor.name, now=bot_ctx.clock())
-        text = words["bot_link"].format(
-            who=cards.esc(actor.id, cards.MAX_NAME),
-            link=f'<a href="{html.escape(url, quote=True)}">{words["bot_link_open"]}</a>',
+        roles = bot_ctx.container.pipeline.roles_of(actor)
+        screen = cards.help_screen(bot_ctx.view(texts), actor.audit_name, roles)
+        await message.answer(screen.text)
+
+    @router.message(Command("release"))
+    async def release_command(
+        message: Message, command: CommandObject, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """``/release 12``: release 12's card."""
+        wanted = (command.args or "").strip()
+        if not wanted.isdigit() or not 0 < int(wanted) <= MAX_RELEASE_ID:
+            await message.answer(texts.release_usage)
+            return
+        await _open_release(message, bot_ctx, texts, int(wanted))
+
+    @router.message(Command("releases"))
+    async def releases_command(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
+        """``/releases``: 🚀 Активные релизы, from the newest."""
+        try:
+            found = await bot_ctx.container.pipeline.browse("active", limit=2)
+        except RelmanError as exc:
+            await message.answer(refusal(texts, exc))
+            return
+        screen = cards.list_screen(
+            bot_ctx.view(texts), Lst.ACTIVE, 0, found.releases, total=found.total, live=found.live
         )
-        await message.answer(text, link_preview_options=LinkPreviewOptions(is_disabled=True))
+        await message.answer(screen.text, reply_markup=screen.markup)
+
+    @router.message(F.reply_to_message, ReplyToPrompt())
+    async def reason_reply(
+        message: Message, prompt: TrackedMessage, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """A reply to the ✍️ prompt (ForceReply): reject the release with the text as the
+        reason (issue 16 item 2); the notice and the card follow through ``CHANGED``."""
+        user = message.from_user
+        reason = (message.text or "").strip()
+        if user is None:
+            return
+        if not reason:
+            await message.reply(texts.reason_missing)
+            return
+        try:
+            await bot_ctx.container.pipeline.reject(
+                prompt.release_id, actor=actor_of(user), source=Source.BOT, reason=reason
+            )
+        except RelmanError as exc:
+            await message.reply(refusal(texts, exc))
+            return
+        await message.reply(texts.ok_rejected)
+
+    @router.message(F.chat.type == "private")
+    async def anything_else(message: Message, texts: Texts) -> None:
+        """Free text or a command the bot does not know, in a private chat: a pointer to
+        ``/help`` (in groups the bot stays quiet: the text is meant for people)."""
+        await message.answer(texts.unknown)
 
     @router.callback_query(Pressed(Act.MENU))
     async def menu(query: CallbackQuery, bot_ctx: BotContext, texts: Texts) -> None:
         """⬅️ Назад в меню."""
         await query.answer()
-        await show(query, cards.menu_screen(bot_ctx.view(texts), query.from_user.full_name))
+        async with after_answer(query, texts):
+            await _forget(query, bot_ctx)
+            await show(query, cards.menu_screen(bot_ctx.view(texts), query.from_user.full_name))
 
     @router.callback_query(Pressed(Act.LIST))
     async def releases_list(
@@ -223,47 +277,118 @@ def build_router() -> Router:
         ``press.position`` of the list."""
         await query.answer()
         async with after_answer(query, texts):
-            page = await bot_ctx.container.releases.list(
-                group=press.lst.group, limit=press.position + 2
+            found = await bot_ctx.container.pipeline.browse(
+                press.lst.group, limit=press.position + 2
             )
             screen = cards.list_screen(
-                bot_ctx.view(texts), press.lst, press.position, page.releases
+                bot_ctx.view(texts),
+                press.lst,
+                press.position,
+                found.releases,
+                total=found.total,
+                live=found.live,
             )
+            await _forget(query, bot_ctx)
             await show(query, screen)
 
     @router.callback_query(Pressed(Act.CARD))
     async def card(query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts) -> None:
-        """🔄 Обновить (and [Назад] from the rollback confirmation): the card again, with
-        the release as it is now (and its failure reason)."""
+        """🔄 Обновить (and [Назад] from the rollback confirmation, ↩️ Отмена of a
+        rejection): the card again, with the release as it is now (and its failure
+        reason); on the QA chat's notice, the notice as it is now."""
         await query.answer(texts.ok_refreshed)
         async with after_answer(query, texts):
-            release = await bot_ctx.container.releases.get(press.release_id)
-            await show(query, _card(bot_ctx, texts, release, press))
+            found = await bot_ctx.container.pipeline.show(press.release_id, group=press.lst.group)
+            await _forget(query, bot_ctx, keep=press.release_id)
+            await show(query, _card(bot_ctx, texts, found, press))
 
     @router.callback_query(Pressed(Act.APPROVE))
     async def approve(
         query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
     ) -> None:
-        """✅ Подтвердить: QA passes the release; production deploy follows."""
+        """✅ Подтвердить: QA passes the release; production deploy follows. The message
+        pressed on follows the release from here (issue 16 items 1 and 4): the QA notice
+        says who approved and how the deploy went, a card becomes the deploy's progress —
+        both edited by the sink on every ``CHANGED``, whoever moves the release."""
+        await _follow(query, bot_ctx, texts, press, press.release_id)
         approval = bot_ctx.container.pipeline.approve(
             press.release_id, actor=actor_of(query.from_user), source=Source.BOT
         )
-        release = await decide(query, texts, approval, texts.ok_approved)
-        if release is not None:
-            await show(query, _card(bot_ctx, texts, release, press))
+        await decide(query, texts, approval, texts.ok_approved)
 
     @router.callback_query(Pressed(Act.REJECT))
     async def reject(query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts) -> None:
-        """❌ Отклонить: QA fails the release (``manual_test_failed``)."""
+        """❌ Отклонить: first asks why (issue 16 item 2) — the message shows common
+        reasons, ✍️ Другое… and ↩️ Отмена; nothing changes yet. Who may reject is checked
+        now (a refusal is audited), so nobody without the role is asked."""
+        check = bot_ctx.container.pipeline.check_reject(
+            press.release_id, actor=actor_of(query.from_user), source=Source.BOT
+        )
+        release = await decide(query, texts, check, "")
+        if release is not None:
+            screen = cards.reason_screen(
+                bot_ctx.view(texts),
+                release,
+                lst=press.lst,
+                position=press.position,
+                more=press.more,
+            )
+            await show(query, screen)
+
+    @router.callback_query(Pressed(Act.REJECT_REASON))
+    async def reject_reason(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """A common reason chosen: QA fails the release (``manual_test_failed``) with it in
+        the audit note and the notices; the message follows the release."""
+        if not 0 < press.reason <= len(texts.reasons):
+            await query.answer(texts.bad_button, show_alert=True)
+            return
+        await _follow(query, bot_ctx, texts, press, press.release_id)
         rejection = bot_ctx.container.pipeline.reject(
             press.release_id,
             actor=actor_of(query.from_user),
             source=Source.BOT,
-            reason="rejected in Telegram",
+            reason=texts.reasons[press.reason - 1],
         )
-        release = await decide(query, texts, rejection, texts.ok_rejected)
-        if release is not None:
-            await show(query, _card(bot_ctx, texts, release, press))
+        await decide(query, texts, rejection, texts.ok_rejected)
+
+    @router.callback_query(Pressed(Act.REJECT_OTHER))
+    async def reject_other(
+        query: CallbackQuery, press: Press, bot_ctx: BotContext, texts: Texts
+    ) -> None:
+        """✍️ Другое…: a ForceReply prompt (Bot API ``ForceReply``, ``selective``, the
+        person mentioned) whose reply is the reason; recorded in ``bot_messages`` so any
+        replica takes the reply."""
+        check = bot_ctx.container.pipeline.check_reject(
+            press.release_id, actor=actor_of(query.from_user), source=Source.BOT
+        )
+        release = await decide(query, texts, check, texts.ok_write_reason)
+        if release is None:
+            return
+        async with after_answer(query, texts):
+            await _follow(query, bot_ctx, texts, press, press.release_id)
+            user = query.from_user
+            text = cards.reason_reply_text(bot_ctx.view(texts), release, user.id, user.full_name)
+            chat_id = query.message.chat.id if query.message is not None else user.id
+            prompt = await query.bot.send_message(  # type: ignore[union-attr]
+                chat_id,
+                text,
+                reply_markup=ForceReply(
+                    force_reply=True,
+                    selective=True,
+                    input_field_placeholder=texts.reason_placeholder[:64],
+                ),
+            )
+            await bot_ctx.messages.track(
+                chat_id=chat_id,
+                message_id=prompt.message_id,
+                release_id=press.release_id,
+                purpose="reason_prompt",
+                at=bot_ctx.clock(),
+                user_id=user.id,
+                language=texts.language,
+            )
 
     @router.callback_query(Pressed(Act.ROLLBACK_ASK))
     async def rollback_ask(
@@ -274,14 +399,27 @@ def build_router() -> Router:
         await query.answer()
         async with after_answer(query, texts):
             preview = await bot_ctx.container.pipeline.rollback_preview(press.release_id)
-            screen = cards.confirm_screen(
-                bot_ctx.view(texts),
-                preview.chosen,
-                preview.current,
-                lst=press.lst,
-                position=press.position,
-                more=press.more,
-            )
+            current = preview.current
+            if current is not None and current.release_tag == preview.chosen.release_tag:
+                # The live release itself: choose which earlier version (issue 16 item 3).
+                screen = cards.picker_screen(
+                    bot_ctx.view(texts),
+                    current,
+                    preview.targets,
+                    lst=press.lst,
+                    position=press.position,
+                    more=press.more,
+                )
+            else:
+                screen = cards.confirm_screen(
+                    bot_ctx.view(texts),
+                    preview.chosen,
+                    current,
+                    lst=press.lst,
+                    position=press.position,
+                    more=press.more,
+                )
+            await _forget(query, bot_ctx)
             await show(query, screen)
 
     @router.callback_query(Pressed(Act.ROLLBACK_YES))
@@ -294,18 +432,19 @@ def build_router() -> Router:
         The button carries the release that was in production when the confirmation was
         shown (``press.current_id``); when another one is there now (a newer release was
         deployed meanwhile), the confirmation is stale — it named another "current tag" —
-        and the press is refused without changing anything."""
+        and the press is refused without changing anything.
 
+        The confirmation then follows the rollback (issue 16 item 4): edited by the sink on
+        every ``CHANGED`` of the release rolled back, it ends with ✅ or ❌, the version
+        now live and the time it took."""
+        await _follow(query, bot_ctx, texts, press, press.current_id, lst=Lst.NONE)
         rollback = bot_ctx.container.pipeline.rollback_to_release(
             press.release_id,
             actor=actor_of(query.from_user),
             source=Source.BOT,
             expected_current=press.current_id,
         )
-        moved = await decide(query, texts, rollback, texts.ok_rollback)
-        if moved is not None:
-            screen = cards.card_screen(bot_ctx.view(texts), moved, lst=Lst.NONE, position=0)
-            await show(query, screen)
+        await decide(query, texts, rollback, texts.ok_rollback)
 
     @router.callback_query()
     async def unknown_button(query: CallbackQuery, texts: Texts) -> None:
@@ -317,11 +456,90 @@ def build_router() -> Router:
     return router
 
 
-def _card(bot_ctx: BotContext, texts: Texts, release: Release, press: Press) -> cards.Screen:
+#: ``/start release_12``: the deep-link payload opening a card (1-64 characters of
+#: ``A-Za-z0-9_-``, Bot API "Deep linking").
+_DEEP_LINK = re.compile(r"^release_([1-9][0-9]{0,9})$")
+
+
+class ReplyToPrompt(Filter):
+    """Matches a message replying to a ✍️ reason prompt relman recorded; hands the
+    recorded row to the handler as ``prompt``."""
+
+    async def __call__(self, message: Message, bot_ctx: BotContext) -> bool | dict[str, Any]:
+        replied = message.reply_to_message
+        if replied is None:
+            return False
+        prompt = await bot_ctx.messages.find(message.chat.id, replied.message_id)
+        if prompt is None or prompt.purpose != "reason_prompt":
+            return False
+        return {"prompt": prompt}
+
+
+def _card(bot_ctx: BotContext, texts: Texts, found: Browse, press: Press) -> cards.Screen:
+    view = bot_ctx.view(texts)
+    release = found.releases[0]
+    if press.lst is Lst.NOTICE:
+        return cards.qa_notice_screen(view, release)
+    live = found.live.get(release.service_name)
+    if press.lst is Lst.NONE:
+        return cards.progress_screen(view, release, live)
     return cards.card_screen(
-        bot_ctx.view(texts),
+        view,
         release,
         lst=press.lst,
         position=press.position,
         has_older=press.more,
+        total=found.total,
+        live=live,
     )
+
+
+async def _open_release(message: Message, bot_ctx: BotContext, texts: Texts, rid: int) -> None:
+    """Answer ``message`` with release ``rid``'s card (or a short refusal)."""
+    try:
+        found = await bot_ctx.container.pipeline.show(rid)
+    except RelmanError as exc:
+        await message.answer(refusal(texts, exc))
+        return
+    screen = _card(bot_ctx, texts, found, Press(Act.CARD, rid))
+    await message.answer(screen.text, reply_markup=screen.markup)
+
+
+async def _follow(
+    query: CallbackQuery,
+    bot_ctx: BotContext,
+    texts: Texts,
+    press: Press,
+    release_id: int,
+    *,
+    lst: Lst | None = None,
+) -> None:
+    """Before a decision: the message pressed on follows ``release_id`` from now on — as
+    the QA notice when it is one, else as a progress card (issue 16)."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage) or release_id <= 0:
+        return
+    store, at = bot_ctx.messages, bot_ctx.clock()
+    if (lst or press.lst) is Lst.NOTICE:
+        await store.follow(
+            chat_id=message.chat.id, message_id=message.message_id, release_id=release_id, at=at
+        )
+        return
+    purpose: Purpose = "progress"
+    await store.track(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        release_id=release_id,
+        purpose=purpose,
+        at=at,
+        language=texts.language,
+    )
+
+
+async def _forget(query: CallbackQuery, bot_ctx: BotContext, *, keep: int = 0) -> None:
+    """The pressed message shows something else now: it stops following a release (unless
+    it still shows ``keep``'s card; a QA notice always stays)."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return
+    await bot_ctx.messages.forget(message.chat.id, message.message_id, keep_release=keep)

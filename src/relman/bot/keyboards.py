@@ -103,13 +103,49 @@ def confirm_rollback(
 
 def ready_for_testing(key: bytes, t: Texts, release: Release) -> InlineKeyboardMarkup:
     """The QA notification's [✅ Подтвердить] [❌ Отклонить] (seed 003, "Принятие
-    решения")."""
+    решения"); their list is :attr:`Lst.NOTICE`, so the notice stays a notice."""
     rid = release.id or 0
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _button(key, t.btn_approve, Press(Act.APPROVE, rid, Lst.NONE, 0)),
-                _button(key, t.btn_reject, Press(Act.REJECT, rid, Lst.NONE, 0)),
+                _button(key, t.btn_approve, Press(Act.APPROVE, rid, Lst.NOTICE, 0)),
+                _button(key, t.btn_reject, Press(Act.REJECT, rid, Lst.NOTICE, 0)),
             ]
         ]
     )
+
+
+def reasons(
+    key: bytes, t: Texts, release: Release, *, lst: Lst, position: int, more: bool
+) -> InlineKeyboardMarkup:
+    """The rejection's reasons, one per row (``rr`` with the reason's number), then
+    [✍️ Другое…] and [↩️ Отмена] (back to the card or notice, nothing changed)."""
+    here = Press(Act.CARD, release.id or 0, lst, position, more)
+    rows = [
+        [_button(key, label, replace(here, act=Act.REJECT_REASON, reason=number))]
+        for number, label in enumerate(t.reasons, start=1)
+    ]
+    rows.append([_button(key, t.btn_reason_other, replace(here, act=Act.REJECT_OTHER))])
+    rows.append([_button(key, t.btn_cancel, here)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def pick_rollback(
+    key: bytes,
+    t: Texts,
+    live: Release,
+    targets: list[Release],
+    labels: list[str],
+    *,
+    lst: Lst,
+    position: int,
+    more: bool,
+) -> InlineKeyboardMarkup:
+    """One button per rollback target (to its confirmation), then [Назад] to the card."""
+    here = Press(Act.CARD, live.id or 0, lst, position, more)
+    rows = [
+        [_button(key, label, replace(here, act=Act.ROLLBACK_ASK, release_id=target.id or 0))]
+        for target, label in zip(targets, labels, strict=True)
+    ]
+    rows.append([_button(key, t.btn_back, here)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -32,7 +32,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import BotCommand, TelegramObject, Update, User
 from aiogram.utils.token import TokenValidationError
 from pydantic import ValidationError
 
@@ -43,7 +43,7 @@ from relman.bot.context import BotContext
 from relman.bot.handlers import build_router
 from relman.bot.redact import scrub
 from relman.bot.sink import TelegramSink
-from relman.bot.texts import texts_for
+from relman.bot.texts import LANGUAGES, texts_for
 from relman.config import Settings
 from relman.domain.errors import ConfigError, InvalidInput, RelmanError
 from relman.services.releases import Clock
@@ -230,6 +230,23 @@ class BotRuntime:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.sink.drain()
+
+    def announce_commands(self) -> None:
+        """``setMyCommands`` in the background (issue 16): the command menu Telegram
+        shows, in Russian and English (by the user's language) and the default language
+        for everyone else. Telegram being down is logged, never fatal."""
+        task = asyncio.create_task(self._announce(), name="relman-telegram-commands")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _announce(self) -> None:
+        try:
+            for language in (*sorted(LANGUAGES), None):
+                texts = texts_for(language, self.settings.telegram_language)
+                commands = [BotCommand(command=c, description=d) for c, d in texts.commands]
+                await self.bot.set_my_commands(commands, language_code=language)
+        except TelegramAPIError as exc:
+            log.warning("telegram: setMyCommands failed: %s", scrub(exc.message, self.bot.token))
 
     async def set_webhook(self, url: str, *, drop_pending_updates: bool = False) -> None:
         """Register ``url`` (ending in ``{prefix}/update``) with Telegram, with the secret

@@ -13,6 +13,15 @@ seconds Telegram asks for (Bot API, ``ResponseParameters``) and tries again, at 
 message. A message that still cannot be sent is logged (kind and Telegram's description
 with the bot token scrubbed out, never the text) and dropped; a notice is best effort
 (DESIGN.md, notify).
+
+Issue 16: the QA notice is followed. Once sent, its chat and message id are recorded in
+``bot_messages`` (:class:`~relman.store.bot_messages.BotMessageStore`); every
+``CHANGED`` notice — a status change from any source, in any relman process — re-renders
+the messages following that release (the notice, a card showing a deploy or rollback) from
+the database and edits them: buttons gone, what happened, who and when. Telegram's limits
+are handled: "message is not modified" is success; a message Telegram will not edit any
+more ("message can't be edited" — bots cannot edit after 48 hours — or "message to edit
+not found") is no longer followed; 429 waits ``retry_after`` as for a send.
 """
 
 from __future__ import annotations
@@ -22,18 +31,37 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
+from aiogram.types import Message
 
 from relman.bot import cards
 from relman.bot.context import BotContext
 from relman.bot.redact import scrub
-from relman.notify import Notice
+from relman.bot.texts import texts_for
+from relman.domain.release import Release
+from relman.notify import Notice, NoticeKind
+from relman.store.bot_messages import TrackedMessage
 
 log = logging.getLogger("relman.bot.sink")
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+#: Telegram's answer to an edit that changes nothing (Bot API ``editMessageText``).
+NOT_MODIFIED = "message is not modified"
+#: Telegram's answers for a message that cannot be edited (any more).
+NOT_EDITABLE = ("message can't be edited", "message to edit not found")
+#: Bots cannot edit messages older than this (Bot API, editing messages).
+EDITABLE_FOR = timedelta(hours=48)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +69,13 @@ class _Outgoing:
     chat_id: int
     screen: cards.Screen
     kind: str
+    follow: Release | None = None  # the QA notice: record it to edit it later
+
+
+@dataclass(frozen=True, slots=True)
+class _Refresh:
+    release_id: int
+    kind: str = "changed"
 
 
 class TelegramSink:
@@ -68,7 +103,7 @@ class TelegramSink:
         self._max_wait = max_wait
         self._network_retry_delay = network_retry_delay
         self._sleep = sleep
-        self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Outgoing | _Refresh] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -84,6 +119,11 @@ class TelegramSink:
         """Render ``notice`` in the default language and queue it for its chat."""
         if self._closed:
             return
+        if notice.kind is NoticeKind.CHANGED:
+            if notice.release is not None and notice.release.id is not None:
+                self._queue.put_nowait(_Refresh(notice.release.id))
+                self._wake()
+            return
         chat_id = self.chat_for(notice)
         if chat_id is None:
             return
@@ -91,7 +131,11 @@ class TelegramSink:
         screen = cards.notice_screen(view, notice, self._ctx.log_root)
         if screen is None:
             return
-        self._queue.put_nowait(_Outgoing(chat_id, screen, notice.kind.value))
+        follow = notice.release if notice.kind is NoticeKind.READY_FOR_TESTING else None
+        self._queue.put_nowait(_Outgoing(chat_id, screen, notice.kind.value, follow))
+        self._wake()
+
+    def _wake(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._deliver_all(), name="relman-telegram-sink")
 
@@ -116,7 +160,10 @@ class TelegramSink:
         while True:
             item = await self._queue.get()
             try:
-                await self._deliver(item)
+                if isinstance(item, _Refresh):
+                    await self.refresh(item.release_id)
+                else:
+                    await self._deliver(item)
             except Exception as exc:  # a notice is best effort: log, keep going
                 # A client error may quote the request URL, which holds the token.
                 description = (
@@ -125,7 +172,7 @@ class TelegramSink:
                 log.warning(
                     "telegram notice %s to chat %s not sent: %s %s",
                     item.kind,
-                    item.chat_id,
+                    item.chat_id if isinstance(item, _Outgoing) else "-",
                     type(exc).__name__,
                     description,
                 )
@@ -133,13 +180,80 @@ class TelegramSink:
                 self._queue.task_done()
 
     async def _deliver(self, item: _Outgoing) -> None:
+        screen = item.screen
+        message = await self._retrying(
+            lambda: self._bot.send_message(item.chat_id, screen.text, reply_markup=screen.markup)
+        )
+        if item.follow is not None and isinstance(message, Message):
+            await self._follow(item.chat_id, message.message_id, item.follow)
+
+    async def _follow(self, chat_id: int, message_id: int, shown: Release) -> None:
+        """Record the QA notice just sent; if the release moved while it was on its way
+        (another replica decided), bring it up to date at once."""
+        assert shown.id is not None
+        now = await self._ctx.container.releases.get(shown.id)
+        newest = _newest(now) if now.status is shown.status else 0
+        await self._ctx.messages.track(
+            chat_id=chat_id,
+            message_id=message_id,
+            release_id=shown.id,
+            purpose="qa_notice",
+            at=self._ctx.clock(),
+            shown_event_id=newest,
+        )
+        if newest == 0:
+            await self.refresh(shown.id)
+
+    async def refresh(self, release_id: int) -> None:
+        """Edit every message following ``release_id`` to show it as it is now (see the
+        module doc); a message another replica already brought this far is left alone."""
+        store = self._ctx.messages
+        rows = await store.following(release_id)
+        if not rows:
+            return
+        release = await self._ctx.container.releases.get(release_id)
+        newest = _newest(release)
+        for row in rows:
+            view = self._ctx.view(texts_for(row.language or None, self._ctx.language))
+            if not await store.claim(row.id, newest):
+                continue
+            if self._ctx.clock() - row.sent_at > EDITABLE_FOR:
+                await store.retire(row.id)
+                continue
+            await self._edit(row, cards.tracked_screen(view, release, row.purpose))
+            if not release.allowed_next():
+                await store.retire(row.id)  # final: nothing will change it again
+
+    async def _edit(self, row: TrackedMessage, screen: cards.Screen) -> None:
+        try:
+            await self._retrying(
+                lambda: self._bot.edit_message_text(
+                    screen.text,
+                    chat_id=row.chat_id,
+                    message_id=row.message_id,
+                    reply_markup=screen.markup,
+                )
+            )
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED in exc.message:
+                return
+            if any(reason in exc.message for reason in NOT_EDITABLE):
+                log.info(
+                    "telegram: message %s in chat %s can no longer be edited: not followed",
+                    row.message_id,
+                    row.chat_id,
+                )
+                await self._ctx.messages.retire(row.id)
+                return
+            raise
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, again after Telegram's ``retry_after`` (429) or a network error,
+        within ``max_attempts`` and ``max_wait``."""
         waited = 0.0
         for attempt in range(1, self._max_attempts + 1):
             try:
-                await self._bot.send_message(
-                    item.chat_id, item.screen.text, reply_markup=item.screen.markup
-                )
-                return
+                return await call()
             except TelegramRetryAfter as exc:
                 delay = float(exc.retry_after)
             except TelegramNetworkError:
@@ -148,3 +262,9 @@ class TelegramSink:
                 raise TimeoutError(f"gave up after {attempt} attempts, {waited:.0f}s waited")
             waited += delay
             await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _newest(release: Release) -> int:
+    """The id of the release's newest transition (what a message showing it is up to)."""
+    return max((e.id or 0 for e in release.events if e.kind == "transition"), default=0)

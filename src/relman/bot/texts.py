@@ -93,6 +93,42 @@ class Texts:
 
     statuses: Mapping[ReleaseStatus, str]
 
+    # Issue 16: orientation, truth after decisions, reasons, rollback targets, commands.
+    tz_names: Mapping[str, str]  # IANA zone -> how dates name it ("МСК"); else its %Z
+    card_position: str  # {position} {total}
+    card_live: str  # the release now in production
+    card_superseded: str  # {tag}: the one in production instead
+    card_stage: str  # {link}
+    link_stage: str
+    decided_approved: str  # {who} {when}
+    decided_rejected: str  # {who} {when}
+    rollback_started: str  # {who} {when} {tag}
+    outcome_deploying: str
+    outcome_deployed: str  # {tag} {took}
+    outcome_production_failed: str  # {took}
+    outcome_rolling: str  # {tag}
+    outcome_rollback_done: str  # {tag} {took}
+    outcome_rollback_failed: str  # {took}
+    took_seconds: str  # {s}
+    took_minutes: str  # {m} {s}
+    reason_ask: str  # {service} {tag}
+    reasons: tuple[str, ...]  # common rejection reasons, in button order
+    btn_reason_other: str
+    btn_cancel: str
+    reason_reply: str  # {who} {service} {tag}
+    reason_placeholder: str  # at most 64 characters (ForceReply)
+    ok_write_reason: str
+    reason_missing: str
+    pick_rollback: str  # {service} {current}
+    pick_nothing: str  # {service} {current}
+    btn_pick: str  # {tag} {when}
+    help: str  # {who} {roles}
+    role_names: Mapping[str, str]
+    no_roles: str
+    unknown: str
+    release_usage: str
+    commands: tuple[tuple[str, str], ...]  # setMyCommands: (command, description)
+
     def status(self, status: ReleaseStatus) -> str:
         """The status with its emoji and name, e.g. ``🧪 Ручное тестирование``."""
         return self.statuses[status]
@@ -231,6 +267,81 @@ RU = Texts(
     unavailable="⏳ Сервис временно недоступен, попробуйте позже",
     failed="⚠️ Не получилось выполнить действие",
     statuses=_RU_STATUSES,
+    tz_names=MappingProxyType({"Europe/Moscow": "МСК", "UTC": "UTC", "Etc/UTC": "UTC"}),
+    card_position="{position}/{total}",
+    card_live="🟢 Сейчас в production",
+    card_superseded="⚪ Заменён: в production сейчас {tag}",
+    card_stage="🧪 Stage: {link}",
+    link_stage="открыть",
+    decided_approved="✅ Подтвердил: {who} · {when}",
+    decided_rejected="❌ Отклонил: {who} · {when}",
+    rollback_started="⏪ Откат на {tag} запустил: {who} · {when}",
+    outcome_deploying="🚀 Идёт деплой на production…",
+    outcome_deployed="✅ Задеплоен: в production {tag} · заняло {took}",
+    outcome_production_failed="💥 Деплой на production не удался · заняло {took}",
+    outcome_rolling="⏪ Идёт откат на {tag}…",
+    outcome_rollback_done="✅ Откат выполнен: в production {tag} · заняло {took}",
+    outcome_rollback_failed="❌ Откат не удался · заняло {took}",
+    took_seconds="{s} с",
+    took_minutes="{m} мин {s} с",
+    reason_ask=(
+        "<b>❌ Отклонение релиза</b>\n\n"
+        "📦 Сервис: {service}\n"
+        "🏷️ Версия: {tag}\n\n"
+        "Почему релиз не прошёл тестирование? Выберите причину или «Другое…»."
+    ),
+    reasons=(
+        "Не работает функционал",
+        "Ошибки или падения",
+        "Проблемы с вёрсткой / UI",
+        "Не то, что просили",
+    ),
+    btn_reason_other="✍️ Другое…",
+    btn_cancel="↩️ Отмена",
+    reason_reply=("✍️ {who}, напишите причину отклонения {service} {tag} ответом на это сообщение."),
+    reason_placeholder="Почему релиз отклонён",
+    ok_write_reason="✍️ Напишите причину ответом на сообщение",
+    reason_missing="⚠️ Напишите причину текстом — релиз ещё на тестировании",
+    pick_rollback=(
+        "<b>⏪ Откат</b>\n\n"
+        "📦 Сервис: {service}\n"
+        "🟢 Сейчас в production: {current}\n\n"
+        "На какую версию откатить? Здоровые деплои production, новые первыми:"
+    ),
+    pick_nothing=(
+        "<b>⏪ Откат</b>\n\n"
+        "📦 Сервис: {service}\n"
+        "🟢 Сейчас в production: {current}\n\n"
+        "ℹ️ Других версий, которые relman разворачивал в production без ошибок, нет: "
+        "откатывать не на что."
+    ),
+    btn_pick="{tag} · {when}",
+    help=(
+        "<b>🤖 Release Bot</b>\n\n"
+        "Я веду релизы: тег → stage → ручное тестирование → production, и откаты.\n\n"
+        "/start — главное меню: активные, успешные и провальные релизы\n"
+        "/releases — активные релизы\n"
+        "/release 12 — карточка релиза 12\n"
+        "/web — вход в веб-панель\n"
+        "/help — эта справка\n\n"
+        "QA подтверждает или отклоняет релиз (с причиной) после проверки на stage; "
+        "releaser откатывает production на прежнюю версию.\n\n"
+        "👤 Вы: {who}\n"
+        "🔑 Ваши роли: {roles}"
+    ),
+    role_names=MappingProxyType(
+        {"qa": "QA (подтверждать и отклонять)", "releaser": "releaser (откаты)", "admin": "admin"}
+    ),
+    no_roles="нет — только просмотр",
+    unknown="🤷 Не понимаю это сообщение. Что я умею — /help",
+    release_usage="⚠️ Укажите номер релиза: /release 12",
+    commands=(
+        ("start", "Главное меню"),
+        ("releases", "Активные релизы"),
+        ("release", "Карточка релиза: /release 12"),
+        ("web", "Вход в веб-панель"),
+        ("help", "Что умеет бот и ваши роли"),
+    ),
 )
 
 EN = Texts(
@@ -330,6 +441,81 @@ EN = Texts(
     unavailable="⏳ Temporarily unavailable, try again later",
     failed="⚠️ Could not do that",
     statuses=_EN_STATUSES,
+    tz_names=MappingProxyType({"Europe/Moscow": "MSK", "UTC": "UTC", "Etc/UTC": "UTC"}),
+    card_position="{position}/{total}",
+    card_live="🟢 Live in production",
+    card_superseded="⚪ Superseded: production runs {tag}",
+    card_stage="🧪 Stage: {link}",
+    link_stage="open",
+    decided_approved="✅ Approved by {who} · {when}",
+    decided_rejected="❌ Rejected by {who} · {when}",
+    rollback_started="⏪ Rollback to {tag} started by {who} · {when}",
+    outcome_deploying="🚀 Deploying to production…",
+    outcome_deployed="✅ Deployed: production runs {tag} · took {took}",
+    outcome_production_failed="💥 Production deploy failed · took {took}",
+    outcome_rolling="⏪ Rolling back to {tag}…",
+    outcome_rollback_done="✅ Rolled back: production runs {tag} · took {took}",
+    outcome_rollback_failed="❌ Rollback failed · took {took}",
+    took_seconds="{s} s",
+    took_minutes="{m} min {s} s",
+    reason_ask=(
+        "<b>❌ Rejecting a release</b>\n\n"
+        "📦 Service: {service}\n"
+        "🏷️ Version: {tag}\n\n"
+        "Why did it fail testing? Pick a reason or “Other…”."
+    ),
+    reasons=(
+        "A feature does not work",
+        "Errors or crashes",
+        "Layout / UI problems",
+        "Not what was asked for",
+    ),
+    btn_reason_other="✍️ Other…",
+    btn_cancel="↩️ Cancel",
+    reason_reply="✍️ {who}, reply to this message with why {service} {tag} is rejected.",
+    reason_placeholder="Why the release is rejected",
+    ok_write_reason="✍️ Reply to the message with the reason",
+    reason_missing="⚠️ Write the reason as text — the release is still in testing",
+    pick_rollback=(
+        "<b>⏪ Rollback</b>\n\n"
+        "📦 Service: {service}\n"
+        "🟢 Live in production: {current}\n\n"
+        "Which version should production go back to? Healthy production deploys, newest first:"
+    ),
+    pick_nothing=(
+        "<b>⏪ Rollback</b>\n\n"
+        "📦 Service: {service}\n"
+        "🟢 Live in production: {current}\n\n"
+        "ℹ️ relman never deployed another version to production healthy: nothing to roll "
+        "back to."
+    ),
+    btn_pick="{tag} · {when}",
+    help=(
+        "<b>🤖 Release Bot</b>\n\n"
+        "I run releases: tag → stage → manual testing → production, and rollbacks.\n\n"
+        "/start — the main menu: active, successful and failed releases\n"
+        "/releases — active releases\n"
+        "/release 12 — the card of release 12\n"
+        "/web — sign in to the web dashboard\n"
+        "/help — this help\n\n"
+        "QA approves or rejects a release (with a reason) after testing it on stage; a "
+        "releaser puts production back on an earlier version.\n\n"
+        "👤 You: {who}\n"
+        "🔑 Your roles: {roles}"
+    ),
+    role_names=MappingProxyType(
+        {"qa": "QA (approve and reject)", "releaser": "releaser (rollbacks)", "admin": "admin"}
+    ),
+    no_roles="none — read only",
+    unknown="🤷 I don't understand this message. What I can do: /help",
+    release_usage="⚠️ Give a release number: /release 12",
+    commands=(
+        ("start", "Main menu"),
+        ("releases", "Active releases"),
+        ("release", "A release's card: /release 12"),
+        ("web", "Sign in to the web dashboard"),
+        ("help", "What the bot does and your roles"),
+    ),
 )
 
 LANGUAGES: Mapping[str, Texts] = MappingProxyType({"ru": RU, "en": EN})

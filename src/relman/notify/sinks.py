@@ -19,6 +19,7 @@ _EMOJI = {
     NoticeKind.INTERRUPTED: "⚠️",
     NoticeKind.DEV_DEPLOYED: "🧪",
     NoticeKind.DEV_DEPLOY_FAILED: "❌",
+    NoticeKind.CHANGED: "🔄",
 }
 
 _WHAT = {
@@ -32,6 +33,7 @@ _WHAT = {
     NoticeKind.INTERRUPTED: "was interrupted",
     NoticeKind.DEV_DEPLOYED: "is deployed to a developer server",
     NoticeKind.DEV_DEPLOY_FAILED: "failed on a developer server",
+    NoticeKind.CHANGED: "moved",
 }
 
 
@@ -62,7 +64,10 @@ class LogSink:
         self._log = logger or logging.getLogger("relman.notify")
 
     async def send(self, notice: Notice) -> None:
-        """Log ``notice`` at INFO (failures at WARNING)."""
+        """Log ``notice`` at INFO (failures at WARNING); a bare status change
+        (``CHANGED``) is not logged: the notices that matter are."""
+        if notice.kind is NoticeKind.CHANGED:
+            return
         failed = notice.kind in {
             NoticeKind.STAGING_FAILED,
             NoticeKind.PRODUCTION_FAILED,
@@ -88,7 +93,10 @@ class WebhookSink:
         self._timeout = timeout
 
     async def send(self, notice: Notice) -> None:
-        """Deliver ``notice``; ``timeout`` seconds per attempt, no retry."""
+        """Deliver ``notice``; ``timeout`` seconds per attempt, no retry. A bare status
+        change (``CHANGED``) is not posted (receivers get the notices that matter)."""
+        if notice.kind is NoticeKind.CHANGED:
+            return
         release = notice.release
         body = {
             "text": plain_text(notice),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from relman.config import RelmanConfig
@@ -34,7 +34,7 @@ from relman.domain.errors import (
 )
 from relman.domain.policy import SYSTEM, Action, Actor, Roles, authorize, authorize_report
 from relman.domain.release import Release, Source
-from relman.domain.status import ReleaseStatus
+from relman.domain.status import GROUPS, ReleaseStatus
 from relman.domain.version import is_release_tag, parse_release_tag
 from relman.notify import Notice, NoticeKind, Notifier
 from relman.services.deploys import DeployOutcome, DeployService, DevDeployOutcome
@@ -72,6 +72,9 @@ _JOB_FAILS: Mapping[JobKind, Mapping[ReleaseStatus, tuple[ReleaseStatus, ...]]] 
 _STAGE_STATUSES = frozenset({S.BUILDING, S.STAGE_DEPLOY, S.MANUAL_TESTING, S.STAGING_FAILED})
 _PRODUCTION_STATUSES = frozenset({S.DEPLOYING, S.DEPLOYED, S.PRODUCTION_FAILED})
 _ROLLBACK_STATUSES = frozenset({S.ROLLBACK, S.ROLLBACK_DONE, S.ROLLBACK_FAILED})
+
+#: Releases whose card says whether they are the one in production (issue 16).
+_SHOWS_LIVE = frozenset({S.DEPLOYED, S.ROLLBACK_DONE, S.ROLLBACK, S.ROLLBACK_FAILED})
 
 _NOTICE_FOR: Mapping[ReleaseStatus, NoticeKind] = {
     S.MANUAL_TESTING: NoticeKind.READY_FOR_TESTING,
@@ -142,10 +145,23 @@ class JobOutcome:
 @dataclass(frozen=True, slots=True)
 class RollbackPreview:
     """A rollback about to be confirmed: to ``chosen``'s tag, from ``current`` (the
-    release now in production, ``None`` when none)."""
+    release now in production, ``None`` when none). When ``chosen`` is the one in
+    production, ``targets`` are the earlier releases it could go back to (issue 16)."""
 
     chosen: Release
     current: Release | None
+    targets: list[Release] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Browse:
+    """Releases as the bot lists them: ``releases`` (newest first), how many the list has
+    in all (``total``), and per service of those shown the release now in production
+    (``live``; a service with none is absent)."""
+
+    releases: list[Release]
+    total: int
+    live: Mapping[str, Release]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,15 +277,35 @@ class PipelineService:
         self, release_id: int, *, actor: Actor, source: Source, reason: str = ""
     ) -> Release:
         """QA failed on stage: ``manual_testing`` → ``manual_test_failed`` (terminal), with
-        ``reason`` in the audit note. Raises like :meth:`approve`."""
+        ``reason`` in the audit note and the notices. Raises like :meth:`approve`, and
+        :class:`InvalidInput` (``reason``) for a blank reason while
+        ``[policy] require_reject_reason`` is on (the default, issue 16: the developer must
+        learn why)."""
+        reason = reason.strip()
         release = await self._releases.get(release_id)
         await self._authorize(release, actor, Action.REJECT, S.MANUAL_TEST_FAILED, source)
         if release.status is not S.MANUAL_TESTING:
             raise AlreadyDecided(release)
+        if not reason and self._config.policy.require_reject_reason:
+            raise InvalidInput("reason", "say why the release failed testing")
         note = f"rejected: {reason}" if reason else "rejected"
         release = await self._move(release, S.MANUAL_TEST_FAILED, actor, source, note)
         await self._notify(release, detail=reason)
         return release
+
+    async def check_reject(self, release_id: int, *, actor: Actor, source: Source) -> Release:
+        """Whether ``actor`` may reject the release now, before they are asked why (the
+        bot's ❌ Отклонить, issue 16): the release, else raises like :meth:`reject` (a
+        refusal of the policy is audited). Changes nothing."""
+        release = await self._releases.get(release_id)
+        await self._authorize(release, actor, Action.REJECT, S.MANUAL_TEST_FAILED, source)
+        if release.status is not S.MANUAL_TESTING:
+            raise AlreadyDecided(release)
+        return release
+
+    def roles_of(self, actor: Actor) -> frozenset[str]:
+        """The roles ``actor`` holds in ``[policy]`` (``qa``, ``releaser``, ``admin``)."""
+        return self._roles.roles_of(actor.id)
 
     async def request_rollback(
         self,
@@ -318,10 +354,69 @@ class PipelineService:
 
     async def rollback_preview(self, to_release_id: int) -> RollbackPreview:
         """What a rollback to release ``to_release_id``'s tag would do: that release and
-        the release now in production of its service (for a confirmation screen).
-        Raises :class:`ReleaseNotFound`."""
+        the release now in production of its service (for a confirmation screen). When
+        the release chosen is the one in production, the earlier healthy releases to go
+        back to instead (:meth:`rollback_targets`). Raises :class:`ReleaseNotFound`."""
         chosen = await self._releases.get(to_release_id)
-        return RollbackPreview(chosen, await self.current_deployed(chosen.service_name))
+        current = await self.current_deployed(chosen.service_name)
+        targets: list[Release] = []
+        if current is not None and current.release_tag == chosen.release_tag:
+            targets = await self.rollback_targets(chosen.service_name)
+        return RollbackPreview(chosen, current, targets)
+
+    async def rollback_targets(self, service: str, *, limit: int = 5) -> list[Release]:
+        """The releases ``service``'s production can be put back on, newest deploy first
+        (at most ``limit``): each one's tag was deployed healthy to production by relman
+        (what :meth:`request_rollback` accepts), it is still ``deployed`` (not rolled back
+        from) and it is not the tag production runs now."""
+        now = await self._production_tag(service)
+        current = await self.current_deployed(service)
+        skip = {now, current.release_tag if current else None}
+        found: list[Release] = []
+        for deployment in await self._deployments.history(service, PRODUCTION, limit=500):
+            if len(found) >= limit:
+                break
+            if (
+                deployment.kind != "deploy"
+                or deployment.status != "succeeded"
+                or deployment.release_id is None
+                or deployment.tag in skip
+            ):
+                continue
+            skip.add(deployment.tag)
+            release = await self._releases.get(deployment.release_id)
+            if release.status is S.DEPLOYED:
+                found.append(release)
+        return found
+
+    async def browse(self, group: str | None, *, limit: int) -> Browse:
+        """The bot's list ``group`` (``active``, ``successful``, ``failed``; ``None`` for
+        all): its first ``limit`` releases, its size, and which release of each service
+        shown is in production. Raises :class:`InvalidInput` for an unknown group or
+        limit."""
+        page = await self._releases.list(group=group, limit=limit)
+        total = await self._store.count(statuses=GROUPS[group] if group else None)
+        return Browse(page.releases, total, await self._live(page.releases))
+
+    async def show(self, release_id: int, *, group: str | None = None) -> Browse:
+        """One release (with its audit events) as :meth:`browse` gives it; ``total`` is
+        the size of the list ``group`` it is shown in (1 without one). Raises
+        :class:`ReleaseNotFound`, :class:`InvalidInput` for an unknown group."""
+        release = await self._releases.get(release_id)
+        total = 1
+        if group is not None:
+            if group not in GROUPS:
+                raise InvalidInput("group", f"unknown group {group!r}")
+            total = await self._store.count(statuses=GROUPS[group])
+        return Browse([release], total, await self._live([release]))
+
+    async def _live(self, shown: list[Release]) -> dict[str, Release]:
+        live: dict[str, Release] = {}
+        for service in {r.service_name for r in shown if r.status in _SHOWS_LIVE}:
+            current = await self.current_deployed(service)
+            if current is not None:
+                live[service] = current
+        return live
 
     async def rollback_to_release(
         self,
@@ -428,6 +523,7 @@ class PipelineService:
             note=note,
             rollback_to_tag=rollback_to_tag,
         )
+        await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
         await self._notify(release, detail=note)
         return release
 
@@ -683,6 +779,8 @@ class PipelineService:
             await self._store.save_transition(release, event, expected=expected, job=job)
         except StaleRelease:
             raise AlreadyDecided(await self._releases.get(_id(release))) from None
+        # Whatever moved it, the messages that show the release follow (issue 16).
+        await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
         return release
 
     async def _authorize(

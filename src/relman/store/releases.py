@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -159,6 +159,15 @@ class ReleaseStore:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
         return [_release_from_row(row) for row in rows]
+
+    async def count(self, *, statuses: Collection[ReleaseStatus] | None = None) -> int:
+        """How many releases have one of ``statuses`` (all releases when ``None``)."""
+        query = select(func.count()).select_from(releases)
+        if statuses is not None:
+            query = query.where(releases.c.status.in_([s.value for s in statuses]))
+        with db_errors():
+            async with self._engine.connect() as conn:
+                return int((await conn.execute(query)).scalar_one())
 
     async def _find_same_run(self, release: Release) -> Release | None:
         query = select(releases).where(

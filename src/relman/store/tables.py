@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -187,4 +189,35 @@ seen_keys = Table(
     Column("key", Text, primary_key=True),
     Column("seen_at", UtcDateTime, nullable=False),
     Index(None, "seen_at"),
+)
+
+BOT_MESSAGE_PURPOSES = ("qa_notice", "progress", "reason_prompt")
+
+#: Messages the Telegram bot sent that follow a release (issue 16): the QA chat's "ready
+#: for testing" notice, a card showing a deploy or rollback in progress, a prompt asking
+#: for a rejection's reason. Kept in the database so any relman replica (the API, the
+#: worker, a CLI command) edits them when the release moves, also after a restart.
+bot_messages = Table(
+    "bot_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", Text, nullable=False),
+    # The Telegram user a reason prompt waits for (0: anyone).
+    Column("user_id", BigInteger, nullable=False, server_default="0"),
+    # The language the message is in ("": the bot's default).
+    Column("language", Text, nullable=False, server_default=""),
+    # The newest audit event the message shows (a replica renders only newer ones).
+    Column("shown_event_id", Integer, nullable=False, server_default="0"),
+    # False once the release can no longer move or Telegram refuses edits of it.
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("sent_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "purpose IN (" + ", ".join(f"'{p}'" for p in BOT_MESSAGE_PURPOSES) + ")",
+        name="purpose_known",
+    ),
+    UniqueConstraint("chat_id", "message_id"),
+    Index(None, "release_id", "active"),
 )

@@ -197,6 +197,8 @@ async def test_every_text_fits_and_is_escaped(
         assert "📦 Сервис: svc<b>&amp;</b><<<" in notice.text
         await anna.press(notice, "❌ Отклонить")
         await bot.settle()
+        await anna.press(notice, "Не работает функционал")  # issue 16: asked why first
+        await bot.settle()
         assert release.id is not None
         team = bot.double.last(TEAM_CHAT)
         assert "📦 svc<b>&amp;</b>" in team.text

@@ -23,7 +23,6 @@ from relman.store.tables import jobs
 from tests.integration.bot.bot_harness import DEV_ID, QA_CHAT, QA_ID, RELEASER_ID, STRANGER_ID, Bot
 from tests.support.api import PREFIX
 from tests.support.telegram_double import (
-    NOT_MODIFIED,
     SECRET_HEADER,
     TelegramDouble,
     via_telegram,
@@ -121,11 +120,12 @@ async def test_a_replayed_update_takes_effect_once(bot: Bot) -> None:
     assert release.id is not None
     anna = bot.user(QA_ID, "Анна Петрова")
     update, query_id = anna.press_update(bot.double.last(QA_CHAT), "✅ Подтвердить")
+    # Pressed on the notice as it was, before the approval (the notice has no buttons after).
+    concurrent, concurrent_id = anna.press_update(bot.double.last(QA_CHAT), "❌ Отклонить")
 
     for _ in range(10):  # Telegram retrying, one after another
         assert (await bot.poster(update)) == 200
     await bot.settle()
-    concurrent, concurrent_id = anna.press_update(bot.double.last(QA_CHAT), "🔄 Обновить")
     statuses = await asyncio.gather(*(bot.poster(concurrent) for _ in range(10)))
     await bot.settle()
 
@@ -134,8 +134,12 @@ async def test_a_replayed_update_takes_effect_once(bot: Bot) -> None:
     assert len(approvals) == 1
     answers = [c for c in bot.double.calls("answerCallbackQuery") if c.params["callback_query_id"]]
     assert [c.params["callback_query_id"] for c in answers] == [query_id, concurrent_id]
-    # No second answer and no second edit; the one refresh found the card unchanged.
-    assert [c.description for c in bot.double.errors()] == [NOT_MODIFIED]
+    assert bot.double.query(concurrent_id).answer_text == (
+        "⚠️ Уже неактуально: статус релиза — 👍 Тесты пройдены"
+    )
+    # No second answer and no second edit: the notice was edited once, by the approval.
+    assert len(bot.double.calls("editMessageText")) == 1
+    assert bot.double.errors() == []
 
 
 async def test_concurrent_replays_of_an_approval_take_effect_once(bot: Bot) -> None:

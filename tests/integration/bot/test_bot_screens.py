@@ -30,7 +30,7 @@ MENU_BUTTONS = ["🚀 Активные релизы", "✅ Успешные ре
 
 
 def created(release: Release) -> str:
-    return release.created_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M")
+    return release.created_at.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
 
 
 async def open_menu(bot: Bot, user: TelegramUser) -> ChatMessage:
@@ -73,7 +73,7 @@ async def test_active_release_card_and_approve(bot: Bot) -> None:
     assert await press(bot, anna, menu, "🚀 Активные релизы") == ""
     card = bot.double.message(QA_ID, menu.message_id)  # the menu became the card
     assert card.text.split("\n") == [
-        "🚀 Активные релизы",
+        "🚀 Активные релизы · 1/1",
         "",
         "📦 loom-content",
         "🏷️ Tag: v1.2.3",
@@ -100,10 +100,18 @@ async def test_active_release_card_and_approve(bot: Bot) -> None:
     card = bot.double.message(QA_ID, menu.message_id)
     assert "🔄 Статус: 👍 Тесты пройдены" in card.text
     assert "✅ Подтвердить" not in card.labels  # decided: no more decision buttons
+    # The card follows the deploy now (issue 16): who approved, and what is under way.
+    assert "✅ Подтвердил: tg:111 (Анна Петрова) · " in card.text
+    assert card.text.endswith("🚀 Идёт деплой на production…")
 
-    # answerCallbackQuery came before the card was edited, for every press.
-    methods = [c.method for c in bot.double.calls() if c.method != "sendMessage"]
-    assert methods == ["answerCallbackQuery", "editMessageText"] * 2
+    # Anna's chat: answerCallbackQuery, then the edit, for every press.
+    mine = [
+        c.method
+        for c in bot.double.calls()
+        if c.method in ("answerCallbackQuery", "editMessageText")
+        and c.params.get("chat_id") in (None, QA_ID, str(QA_ID))
+    ]
+    assert mine == ["answerCallbackQuery", "editMessageText"] * 2
     assert bot.double.errors() == []
 
 
@@ -137,8 +145,18 @@ async def test_reject_shows_under_failed_releases(bot: Bot) -> None:
     await press(bot, anna, menu, "🚀 Активные релизы")
     card = bot.double.message(QA_ID, menu.message_id)
 
-    assert await press(bot, anna, card, "❌ Отклонить") == "❌ Релиз отклонён"
+    assert await press(bot, anna, card, "❌ Отклонить") == ""  # asks why first (issue 16)
     assert release.id is not None
+    assert (await bot.container.releases.get(release.id)).status is S.MANUAL_TESTING
+    assert card.labels == [
+        "Не работает функционал",
+        "Ошибки или падения",
+        "Проблемы с вёрсткой / UI",
+        "Не то, что просили",
+        "✍️ Другое…",
+        "↩️ Отмена",
+    ]
+    assert await press(bot, anna, card, "Ошибки или падения") == "❌ Релиз отклонён"
     assert (await bot.container.releases.get(release.id)).status is S.MANUAL_TEST_FAILED
     assert "🔄 Статус: 👎 Тесты не пройдены" in card.text
 
@@ -147,16 +165,17 @@ async def test_reject_shows_under_failed_releases(bot: Bot) -> None:
     await press(bot, anna, card, "❌ Провальные релизы")
     lines = card.text.split("\n")
     assert lines[:5] == [
-        "❌ Провальные релизы",
+        "❌ Провальные релизы · 1/1",
         "",
         "📦 loom-content",
         "🏷️ Tag: v2.0.0",
         "🔄 Статус: 👎 Тесты не пройдены",
     ]
     await press(bot, anna, card, "🔄 Обновить")  # the card with the audit trail: the reason
-    assert "⚠️ Причина: rejected: rejected in Telegram" in card.text
+    assert "⚠️ Причина: Ошибки или падения" in card.text
     team = bot.double.last(TEAM_CHAT)
     assert team.text.startswith("👎 Релиз отклонён QA\n\n📦 loom-content\n🏷️ Tag: v2.0.0")
+    assert "⚠️ Причина: Ошибки или падения" in team.text  # the developer learns why
     assert bot.double.errors() == []
 
 
@@ -170,15 +189,16 @@ async def test_successful_card_and_rollback_confirmation(bot: Bot) -> None:
 
     await press(bot, boris, menu, "✅ Успешные релизы")
     card = bot.double.message(RELEASER_ID, menu.message_id)
-    assert card.text.split("\n")[:5] == [
-        "✅ Успешные релизы",
+    assert card.text.split("\n")[:6] == [
+        "✅ Успешные релизы · 1/2",
         "",
         "📦 loom-content",
         "🏷️ Tag: v1.1.0",
         "🔄 Статус: ✅ Задеплоен",
+        "🟢 Сейчас в production",
     ]
     assert new.completed_at is not None
-    assert f"🚀 Задеплоен: {new.completed_at:%d.%m.%Y %H:%M}" in card.text
+    assert f"🚀 Задеплоен: {new.completed_at:%d.%m.%Y %H:%M} UTC" in card.text
     assert [[b.text for b in row] for row in card.keyboard] == [
         ["⏪ Откатить"],
         ["🔄 Обновить"],
@@ -187,6 +207,8 @@ async def test_successful_card_and_rollback_confirmation(bot: Bot) -> None:
     ]
     await press(bot, boris, card, "Старее ▶️")
     assert "🏷️ Tag: v1.0.0" in card.text
+    assert card.text.startswith("✅ Успешные релизы · 2/2")
+    assert "⚪ Заменён: в production сейчас v1.1.0" in card.text
     assert ["◀️ Новее"] in [[b.text for b in row] for row in card.keyboard]
 
     await press(bot, boris, card, "⏪ Откатить")
@@ -199,7 +221,7 @@ async def test_successful_card_and_rollback_confirmation(bot: Bot) -> None:
         "📦 Сервис: loom-content",
         "🏷️ Текущий tag: v1.1.0",
         "⏪ Откатить на tag: v1.0.0",
-        f"📅 Дата деплоя выбранной версии: {old.completed_at:%d.%m.%Y %H:%M}",
+        f"📅 Дата деплоя выбранной версии: {old.completed_at:%d.%m.%Y %H:%M} UTC",
         "",
         "⚠️ Это действие приведет к откату сервиса на выбранную версию.",
         "⚠️ Убедитесь, что откат действительно необходим!",

@@ -25,7 +25,8 @@ KEY = signing_key("123456:token-A")
 @pytest.mark.parametrize("lst", list(Lst))
 def test_every_button_round_trips(act: Act, lst: Lst) -> None:
     current = 43 if act is Act.ROLLBACK_YES else 0
-    press = Press(act, 42, lst, 7, more=True, current_id=current)
+    reason = 3 if act is Act.REJECT_REASON else 0
+    press = Press(act, 42, lst, 7, more=True, current_id=current, reason=reason)
     data = encode(KEY, press)
     assert decode(KEY, data) == press
     assert data.isascii()
@@ -104,3 +105,19 @@ def test_the_rollback_confirmation_signs_the_release_in_production() -> None:
 def test_the_key_is_derived_not_the_token() -> None:
     assert b"token-A" not in KEY and len(KEY) == 32
     assert signing_key("123456:token-A") == KEY != signing_key("123456:token-B")
+
+
+def test_a_rejection_reason_needs_its_number_and_only_there() -> None:
+    press = Press(Act.REJECT_REASON, 42, Lst.NOTICE, 0, reason=2)
+    data = encode(KEY, press)
+    assert decode(KEY, data).reason == 2 and decode(KEY, data).current_id == 0
+    for wrong in (
+        Press(Act.REJECT_REASON, 42),  # no reason
+        Press(Act.REJECT, 42, reason=2),  # a reason on another button
+        Press(Act.ROLLBACK_YES, 42, current_id=1, reason=2),
+    ):
+        with pytest.raises(ValueError, match="cannot encode"):
+            encode(KEY, wrong)
+    body = "rr.42.q.0"  # a reason slot forged onto a shape without it
+    with pytest.raises(BadCallback):
+        decode(KEY, f"{body}.{_sign(KEY, body)}")

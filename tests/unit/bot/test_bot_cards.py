@@ -62,7 +62,7 @@ def test_the_active_card_is_the_seeds() -> None:
         "🏷️ Tag: v1.2.3\n"
         "🔄 Статус: 🧪 Ручное тестирование\n"
         "👤 Инициатор: developer_name\n"
-        "📅 Создан: 15.03.2024 14:30\n"
+        "📅 Создан: 15.03.2024 14:30 UTC\n"
         "🔗 GitHub Action: Открыть\n"
         "⏱️ В обработке: 15 мин"
     )
@@ -80,7 +80,7 @@ def test_the_successful_card_is_the_seeds() -> None:
     lines = plain(screen).split("\n")
     assert lines[0] == "✅ Успешные релизы"
     assert "🔄 Статус: ✅ Задеплоен" in lines
-    assert "🚀 Задеплоен: 14.03.2024 10:45" in lines
+    assert "🚀 Задеплоен: 14.03.2024 10:45 UTC" in lines
     assert not any(line.startswith("⏱️") for line in lines)
     assert screen.markup is not None
     assert screen.markup.inline_keyboard[0][0].text == "⏪ Откатить"
@@ -88,7 +88,11 @@ def test_the_successful_card_is_the_seeds() -> None:
 
 def test_dates_follow_the_configured_time_zone() -> None:
     text = plain(cards.card_screen(view(tz="Europe/Moscow"), release(), lst=Lst.NONE, position=0))
-    assert "📅 Создан: 15.03.2024 17:30" in text
+    assert "📅 Создан: 15.03.2024 17:30 МСК" in text  # issue 16: the zone is named
+    english = plain(
+        cards.card_screen(view(EN, "Europe/Moscow"), release(), lst=Lst.NONE, position=0)
+    )
+    assert "📅 Created: 15.03.2024 17:30 MSK" in english
 
 
 @pytest.mark.parametrize(
@@ -156,7 +160,7 @@ def test_the_rollback_confirmation_is_the_seeds() -> None:
         "📦 Сервис: loom-content\n"
         "🏷️ Текущий tag: v1.2.3\n"
         "⏪ Откатить на tag: v1.2.2\n"
-        "📅 Дата деплоя выбранной версии: 14.03.2024 10:45\n\n"
+        "📅 Дата деплоя выбранной версии: 14.03.2024 10:45 UTC\n\n"
         "⚠️ Это действие приведет к откату сервиса на выбранную версию.\n"
         "⚠️ Убедитесь, что откат действительно необходим!"
     )
@@ -170,7 +174,12 @@ def test_the_rollback_confirmation_is_the_seeds() -> None:
     assert "откатывать нечего" in plain(nothing)
 
 
-@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_a_bare_status_change_is_no_message() -> None:
+    notice = Notice(NoticeKind.CHANGED, release(S.DEPLOYED, completed_at=NOW))
+    assert cards.notice_screen(view(), notice) is None
+
+
+@pytest.mark.parametrize("kind", [k for k in NoticeKind if k is not NoticeKind.CHANGED])
 def test_every_notice_renders_within_limits(kind: NoticeKind) -> None:
     r = release(S.DEPLOYED, completed_at=NOW)
     notice = Notice(kind, r, detail="x<y" * 400, log_path="/var/log/x<y>.log", service="s", ref="b")
@@ -204,6 +213,13 @@ def test_both_languages_have_every_text_and_status() -> None:
                             "target",
                             "ref",
                             "detail",
+                            "position",
+                            "total",
+                            "who",
+                            "took",
+                            "s",
+                            "m",
+                            "roles",
                         )
                     }
                 )
