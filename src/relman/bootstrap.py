@@ -15,12 +15,16 @@ from relman.deploy import TransportFactory, open_transport
 from relman.integrations.github import GitHubClient
 from relman.notify import Notifier, Sink
 from relman.notify.sinks import LogSink, WebhookSink
+from relman.services.analytics import AnalyticsService
 from relman.services.deploys import DeployService
+from relman.services.incidents import IncidentService
 from relman.services.pipeline import PipelineService
 from relman.services.releases import Clock, ReleaseService, utcnow
 from relman.services.worker import Worker
+from relman.store.analytics import AnalyticsStore
 from relman.store.db import create_engine
 from relman.store.deployments import DeploymentStore
+from relman.store.incidents import IncidentStore
 from relman.store.jobs import JobStore
 from relman.store.releases import ReleaseStore
 from relman.store.seen import SeenStore
@@ -39,6 +43,8 @@ class Container:
     seen: SeenStore
     notifier: Notifier
     pipeline: PipelineService
+    analytics: AnalyticsService
+    incidents: IncidentService
     clock: Clock
     github: GitHubClient | None = None
 
@@ -89,6 +95,16 @@ def build(
             for url in config.notifications.webhook_urls
         ]
     notifier = Notifier(sinks)
+    incident_store = IncidentStore(engine)
+    incidents = IncidentService(
+        settings,
+        config.policy.roles(),
+        incident_store,
+        store,
+        deployments,
+        notifier,
+        clock=clock,
+    )
     if github is None and settings.github_token is not None:
         github = GitHubClient(settings.github_api_url, settings.github_token)
     return Container(
@@ -110,7 +126,12 @@ def build(
             notifier=notifier,
             clock=clock,
             github=github,
+            incidents=incidents,
         ),
+        analytics=AnalyticsService(
+            settings, config, AnalyticsStore(engine), outages=incident_store, clock=clock
+        ),
+        incidents=incidents,
         clock=clock,
         github=github,
     )

@@ -67,6 +67,7 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
+        await metrics.refresh_dora(container.analytics)  # DORA gauges (issue 14)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     # The web dashboard (issue 13) and the offline API docs; after the API's routes.

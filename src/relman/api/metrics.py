@@ -9,15 +9,25 @@ unit suffix), e.g. ``http_server_request_duration_seconds``.
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import TYPE_CHECKING
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relman import __version__
+from relman.domain.dora import DEFAULT_WINDOW_DAYS, Band
+from relman.domain.errors import RelmanError
+
+if TYPE_CHECKING:
+    from relman.domain.dora import Keys
+    from relman.services.analytics import AnalyticsService
+
+log = logging.getLogger("relman.metrics")
 
 _DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 
@@ -65,6 +75,92 @@ class Metrics:
             description="Telegram update processing time",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
+
+        # DORA's four keys (issue 14) over the default window, per service and for all
+        # (service="*"), refreshed at each scrape (:meth:`refresh_dora`). A key without
+        # data has no sample.
+        labels = ["service"]
+        self.dora_frequency = Gauge(
+            "relman_dora_deploys_per_day",
+            f"Healthy production deploys per day over the last {DEFAULT_WINDOW_DAYS} days",
+            labels,
+            registry=self.registry,
+        )
+        self.dora_lead_median = Gauge(
+            "relman_dora_lead_time_median_seconds",
+            "Median lead time for changes (commit to healthy production deploy)",
+            labels,
+            registry=self.registry,
+        )
+        self.dora_lead_p90 = Gauge(
+            "relman_dora_lead_time_p90_seconds",
+            "90th percentile (nearest rank) of the lead time for changes",
+            labels,
+            registry=self.registry,
+        )
+        self.dora_failure_rate = Gauge(
+            "relman_dora_change_failure_rate",
+            "Production deploys that failed or were rolled back within the rollback window "
+            "(fraction)",
+            labels,
+            registry=self.registry,
+        )
+        self.dora_recovery = Gauge(
+            "relman_dora_recovery_median_seconds",
+            "Median failed deployment recovery time (incident detected to resolved)",
+            labels,
+            registry=self.registry,
+        )
+        self.dora_band = Gauge(
+            "relman_dora_band",
+            "DORA performance band of each key: 1 for the band the key is in",
+            ["service", "key", "band"],
+            registry=self.registry,
+        )
+
+    async def refresh_dora(self, analytics: AnalyticsService) -> None:
+        """Set the DORA gauges from the stored records (no git is run during a scrape);
+        when the database fails the previous values stay and the failure is logged."""
+        try:
+            report = await analytics.dora(days=DEFAULT_WINDOW_DAYS, scan=False)
+        except RelmanError as exc:
+            log.warning("DORA metrics not refreshed: %s", exc)
+            return
+        gauges = (
+            self.dora_frequency,
+            self.dora_lead_median,
+            self.dora_lead_p90,
+            self.dora_failure_rate,
+            self.dora_recovery,
+            self.dora_band,
+        )
+        for gauge in gauges:
+            gauge.clear()
+        for name, keys in [("*", report.all.keys)] + [
+            (s.service or "*", s.keys) for s in report.services
+        ]:
+            self._set_dora(name, keys)
+
+    def _set_dora(self, service: str, keys: Keys) -> None:
+        self.dora_frequency.labels(service).set(keys.deploys_per_day)
+        for gauge, value in (
+            (self.dora_lead_median, keys.lead_time_median),
+            (self.dora_lead_p90, keys.lead_time_p90),
+            (self.dora_failure_rate, keys.change_failure_rate),
+            (self.dora_recovery, keys.recovery_median),
+        ):
+            if value is not None:
+                gauge.labels(service).set(value)
+        bands: tuple[tuple[str, Band | None], ...] = (
+            ("deployment_frequency", keys.frequency_band),
+            ("lead_time", keys.lead_time_band),
+            ("change_failure_rate", keys.change_failure_band),
+            ("recovery_time", keys.recovery_band),
+        )
+        for key, band in bands:
+            if band is not None:
+                for each in Band:
+                    self.dora_band.labels(service, key, each.value).set(int(each is band))
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -18,8 +18,14 @@ from relman.api.guard import Principal
 from relman.api.schemas import (
     CreateRelease,
     Decision,
+    DoraOut,
     ErrorOut,
     Health,
+    IncidentClose,
+    IncidentDetail,
+    IncidentList,
+    IncidentNote,
+    IncidentOut,
     ReleaseDetail,
     ReleaseList,
     ReleaseOut,
@@ -176,6 +182,50 @@ def build_router(prefix: str) -> APIRouter:
             service, body.to_tag, actor=_decider(request, body.actor), source=Source.API
         )
         return ReleaseOut.of(release)
+
+    @router.get("/dora", response_model=DoraOut)
+    async def dora(
+        request: Request,
+        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
+        days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    ) -> DoraOut:
+        """DORA's four keys over the ``days`` ending now (issue 14), for ``service`` or
+        every service, with their bands and by ISO week."""
+        return DoraOut.of(await _container(request).analytics.dora(service=service, days=days))
+
+    @router.get("/incidents", response_model=IncidentList)
+    async def list_incidents(
+        request: Request,
+        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
+        status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> IncidentList:
+        found = await _container(request).incidents.find(
+            service=service, status=status, limit=limit
+        )
+        return IncidentList(incidents=[IncidentOut.of(i) for i in found])
+
+    @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+    async def get_incident(incident_id: ReleaseId, request: Request) -> IncidentDetail:
+        return IncidentDetail.of_view(await _container(request).incidents.show(incident_id))
+
+    @router.post("/incidents/{incident_id}/note", response_model=IncidentDetail)
+    async def note_incident(
+        incident_id: ReleaseId, body: IncidentNote, request: Request
+    ) -> IncidentDetail:
+        view = await _container(request).incidents.note(
+            incident_id, body.text, actor=_decider(request, body.actor), kind=body.kind
+        )
+        return IncidentDetail.of_view(view)
+
+    @router.post("/incidents/{incident_id}/close", response_model=IncidentDetail)
+    async def close_incident(
+        incident_id: ReleaseId, body: IncidentClose, request: Request
+    ) -> IncidentDetail:
+        view = await _container(request).incidents.close(
+            incident_id, body.resolution, actor=_decider(request, body.actor)
+        )
+        return IncidentDetail.of_view(view)
 
     # Telegram's webhook, POST {prefix}/update (seed 003); 404 while the bot is off.
     router.include_router(build_webhook_router())

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import ClassVar
+from datetime import date, datetime
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from relman.domain.dora import Band, Keys, Report, ServiceReport
+from relman.domain.incident import Incident
 from relman.domain.release import MAX_RELEASE_ID, Release, ReleaseEvent
 from relman.domain.status import ReleaseStatus
 from relman.domain.text import text_problem
+
+if TYPE_CHECKING:
+    from relman.services.incidents import IncidentView
 
 # Seed 003 stores these as TEXT; the limits keep one request from filling the table.
 _Name = Field(min_length=1, max_length=200)
@@ -208,3 +213,208 @@ class ErrorOut(BaseModel):
     error: str
     message: str
     field: str | None = None
+
+
+class DoraKeysOut(BaseModel):
+    """DORA's four keys over one period (``relman.domain.dora.Keys``): durations in
+    seconds, the change failure rate as a fraction, a band per key (``null``: no data)."""
+
+    days: float
+    deploys: int
+    healthy_deploys: int
+    emergency_deploys: int
+    deploys_per_day: float
+    deploys_per_week: float
+    deployment_frequency_band: str
+    changes: int
+    lead_time_median_seconds: float | None
+    lead_time_p90_seconds: float | None
+    lead_time_band: str | None
+    failed_deploys: int
+    change_failure_rate: float | None
+    change_failure_band: str | None
+    failures: int
+    restored: int
+    unrestored: int
+    recovery_median_seconds: float | None
+    recovery_band: str | None
+
+    @classmethod
+    def of(cls, keys: Keys) -> DoraKeysOut:
+        return cls(
+            days=keys.days,
+            deploys=keys.deploys,
+            healthy_deploys=keys.healthy_deploys,
+            emergency_deploys=keys.emergency_deploys,
+            deploys_per_day=keys.deploys_per_day,
+            deploys_per_week=keys.deploys_per_week,
+            deployment_frequency_band=keys.frequency_band.value,
+            changes=keys.changes,
+            lead_time_median_seconds=keys.lead_time_median,
+            lead_time_p90_seconds=keys.lead_time_p90,
+            lead_time_band=_band(keys.lead_time_band),
+            failed_deploys=keys.failed_deploys,
+            change_failure_rate=keys.change_failure_rate,
+            change_failure_band=_band(keys.change_failure_band),
+            failures=keys.failures,
+            restored=keys.restored,
+            unrestored=keys.unrestored,
+            recovery_median_seconds=keys.recovery_median,
+            recovery_band=_band(keys.recovery_band),
+        )
+
+
+def _band(band: Band | None) -> str | None:
+    return None if band is None else band.value
+
+
+class DoraWeekOut(BaseModel):
+    """The keys of one ISO week (``2026-W48``), clipped to the window."""
+
+    week: str
+    start: date
+    keys: DoraKeysOut
+
+
+class DoraServiceOut(BaseModel):
+    """A service's keys (``service`` null: every service) over the window and by week."""
+
+    service: str | None
+    keys: DoraKeysOut
+    weeks: list[DoraWeekOut]
+
+    @classmethod
+    def of(cls, part: ServiceReport) -> DoraServiceOut:
+        return cls(
+            service=part.service,
+            keys=DoraKeysOut.of(part.keys),
+            weeks=[
+                DoraWeekOut(week=w.week, start=w.start, keys=DoraKeysOut.of(w.keys))
+                for w in part.weeks
+            ],
+        )
+
+
+class DoraOut(BaseModel):
+    """``GET {prefix}/dora``: the window ``(since, until]`` and its figures."""
+
+    days: int
+    since: datetime
+    until: datetime
+    rollback_window_hours: float
+    all: DoraServiceOut
+    services: list[DoraServiceOut]
+
+    @classmethod
+    def of(cls, report: Report) -> DoraOut:
+        return cls(
+            days=report.days,
+            since=report.since,
+            until=report.until,
+            rollback_window_hours=report.rollback_window.total_seconds() / 3600,
+            all=DoraServiceOut.of(report.all),
+            services=[DoraServiceOut.of(s) for s in report.services],
+        )
+
+
+class IncidentOut(BaseModel):
+    """A production incident (issue 14 item 2); ``time_to_restore_seconds`` is null while
+    it is open."""
+
+    id: int
+    service: str
+    environment: str
+    status: str
+    title: str
+    detected_at: datetime
+    detected_by: str
+    release_ids: list[int]
+    impact: str
+    resolution: str
+    resolved_at: datetime | None
+    resolved_by: str
+    postmortem: str
+    time_to_restore_seconds: float | None
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentOut:
+        return cls(
+            id=incident.id,
+            service=incident.service,
+            environment=incident.environment,
+            status=incident.status,
+            title=incident.title,
+            detected_at=incident.detected_at,
+            detected_by=incident.detected_by,
+            release_ids=list(incident.release_ids),
+            impact=incident.impact,
+            resolution=incident.resolution,
+            resolved_at=incident.resolved_at,
+            resolved_by=incident.resolved_by,
+            postmortem=incident.postmortem,
+            time_to_restore_seconds=incident.time_to_restore,
+        )
+
+
+class TimelineEntryOut(BaseModel):
+    """One line of an incident's timeline (``source``: audit, deploy or incident)."""
+
+    at: datetime
+    source: str
+    text: str
+    actor: str
+    release_id: int | None
+    log_path: str
+    evidence_path: str
+
+
+class IncidentDetail(IncidentOut):
+    """An incident with its timeline, oldest first, and where its Markdown is."""
+
+    timeline: list[TimelineEntryOut]
+    markdown_path: str
+
+    @classmethod
+    def of_view(cls, view: IncidentView) -> IncidentDetail:
+        base = IncidentOut.of(view.incident).model_dump()
+        return cls(
+            **base,
+            timeline=[
+                TimelineEntryOut(
+                    at=e.at,
+                    source=e.source,
+                    text=e.text,
+                    actor=e.actor,
+                    release_id=e.release_id,
+                    log_path=e.log_path,
+                    evidence_path=e.evidence_path,
+                )
+                for e in view.timeline
+            ],
+            markdown_path=str(view.markdown_path),
+        )
+
+
+class IncidentList(BaseModel):
+    """Incidents, newest first."""
+
+    incidents: list[IncidentOut]
+
+
+class IncidentNote(_Strict):
+    """``POST {prefix}/incidents/{id}/note``: a note, or the impact or postmortem."""
+
+    _free_text: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    actor: str = _Actor
+    text: str = Field(min_length=1, max_length=4000)
+    kind: Literal["note", "impact", "postmortem"] = "note"
+
+
+class IncidentClose(_Strict):
+    """``POST {prefix}/incidents/{id}/close``: resolved by hand, with what restored service."""
+
+    _free_text: ClassVar[frozenset[str]] = frozenset({"resolution"})
+
+    actor: str = _Actor
+    resolution: str = Field(min_length=1, max_length=4000)

@@ -379,6 +379,8 @@ TEAM_KINDS = frozenset(
         NoticeKind.INTERRUPTED,
         NoticeKind.DEV_DEPLOYED,
         NoticeKind.DEV_DEPLOY_FAILED,
+        NoticeKind.INCIDENT_OPENED,
+        NoticeKind.INCIDENT_RESOLVED,
     }
 )
 

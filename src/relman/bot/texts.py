@@ -246,6 +246,8 @@ RU = Texts(
             "staging_failed": "❌ Ошибка деплоя на stage",
             "rejected": "👎 Релиз отклонён QA",
             "interrupted": "⛔ Деплой прерван: relman перезапущен",
+            "incident_opened": "🚨 Инцидент на production",
+            "incident_resolved": "🩹 Инцидент решён: сервис восстановлен",
         }
     ),
     notice_dev="🧑‍💻 Dev-сервер обновлён\n📦 Сервис: {service}\n🌿 Ветка: {ref}{detail}",
@@ -420,6 +422,8 @@ EN = Texts(
             "staging_failed": "❌ Stage deploy failed",
             "rejected": "👎 Release rejected by QA",
             "interrupted": "⛔ Deploy interrupted: relman restarted",
+            "incident_opened": "🚨 Production incident",
+            "incident_resolved": "🩹 Incident resolved: service restored",
         }
     ),
     notice_dev="🧑‍💻 Dev server updated\n📦 Service: {service}\n🌿 Branch: {ref}{detail}",

@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
+import relman.cli.analytics  # noqa: F401  (registers relman dora and relman incident)
 from relman.bootstrap import build
 from relman.cli import app, deploy, release, web  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container

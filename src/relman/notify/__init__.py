@@ -32,6 +32,8 @@ class NoticeKind(StrEnum):
     INTERRUPTED = "interrupted"  # a worker died mid-job (DESIGN.md §5)
     DEV_DEPLOYED = "dev_deployed"
     DEV_DEPLOY_FAILED = "dev_deploy_failed"
+    INCIDENT_OPENED = "incident_opened"  # a production incident opened (issue 14)
+    INCIDENT_RESOLVED = "incident_resolved"  # ... and resolved: service restored
     #: The release moved (any transition, from any source): not a message of its own, a
     #: cue for sinks that keep messages about the release up to date (the bot, issue 16).
     CHANGED = "changed"

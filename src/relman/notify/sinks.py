@@ -19,6 +19,8 @@ _EMOJI = {
     NoticeKind.INTERRUPTED: "⚠️",
     NoticeKind.DEV_DEPLOYED: "🧪",
     NoticeKind.DEV_DEPLOY_FAILED: "❌",
+    NoticeKind.INCIDENT_OPENED: "🚨",
+    NoticeKind.INCIDENT_RESOLVED: "🩹",
     NoticeKind.CHANGED: "🔄",
 }
 
@@ -33,6 +35,8 @@ _WHAT = {
     NoticeKind.INTERRUPTED: "was interrupted",
     NoticeKind.DEV_DEPLOYED: "is deployed to a developer server",
     NoticeKind.DEV_DEPLOY_FAILED: "failed on a developer server",
+    NoticeKind.INCIDENT_OPENED: "is in a production incident",
+    NoticeKind.INCIDENT_RESOLVED: "is out of its production incident",
     NoticeKind.CHANGED: "moved",
 }
 

@@ -118,6 +118,13 @@ class NotReportable(Conflict):
     code = "not_reportable"
 
 
+class IncidentHook(Protocol):
+    """Told of every status change the pipeline saves (the incidents, issue 14 item 2:
+    ``relman.services.incidents.IncidentService``). Never raises."""
+
+    async def on_transition(self, release: Release) -> None: ...
+
+
 class WorkflowDispatcher(Protocol):
     """Starts a GitHub Actions workflow (``relman.integrations.github.GitHubClient``).
 
@@ -187,6 +194,7 @@ class PipelineService:
         notifier: Notifier,
         clock: Clock = utcnow,
         github: WorkflowDispatcher | None = None,
+        incidents: IncidentHook | None = None,
     ) -> None:
         self._config = config
         self._roles: Roles = config.policy.roles()
@@ -198,6 +206,7 @@ class PipelineService:
         self._notifier = notifier
         self._clock = clock
         self._github = github
+        self._incidents = incidents
 
     # --- use cases ------------------------------------------------------------------
 
@@ -523,6 +532,8 @@ class PipelineService:
             note=note,
             rollback_to_tag=rollback_to_tag,
         )
+        if self._incidents is not None:
+            await self._incidents.on_transition(release)
         await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
         await self._notify(release, detail=note)
         return release
@@ -779,6 +790,8 @@ class PipelineService:
             await self._store.save_transition(release, event, expected=expected, job=job)
         except StaleRelease:
             raise AlreadyDecided(await self._releases.get(_id(release))) from None
+        if self._incidents is not None:  # production failures open incidents
+            await self._incidents.on_transition(release)
         # Whatever moved it, the messages that show the release follow (issue 16).
         await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
         return release

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.types import TypeDecorator
@@ -220,4 +221,107 @@ bot_messages = Table(
     ),
     UniqueConstraint("chat_id", "message_id"),
     Index(None, "release_id", "active"),
+)
+
+#: The commits a production deploy shipped (issue 14, lead time for changes): read with git
+#: from the service's repository, ``PREVIOUS_TAG..TAG``; ``committed_at`` is the committer
+#: time (``%ct``).
+deploy_commits = Table(
+    "deploy_commits",
+    metadata,
+    Column(
+        "deployment_id",
+        Integer,
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sha", Text, primary_key=True),
+    Column("committed_at", UtcDateTime, nullable=False),
+)
+
+#: One row per production deploy whose commits were looked for (found or not), so a
+#: repository that cannot be read is not asked again at every query; ``error`` says why.
+commit_scans = Table(
+    "commit_scans",
+    metadata,
+    Column(
+        "deployment_id",
+        Integer,
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revisions", Text, nullable=False, server_default=""),
+    Column("commits", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("scanned_at", UtcDateTime, nullable=False),
+)
+
+INCIDENT_STATUSES = ("open", "resolved")
+
+#: A production incident (issue 14 item 2): opened by a failed production deploy, a
+#: rollback request or a failed rollback; at most one open per (service, environment)
+#: (the partial unique index), later failures join it.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("detected_by", Text, nullable=False),
+    Column("impact", Text, nullable=False, server_default=""),
+    #: the releases involved, comma-separated ids in the order they joined
+    Column("release_ids", Text, nullable=False, server_default=""),
+    Column("resolution", Text, nullable=False, server_default=""),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("resolved_by", Text, nullable=False, server_default=""),
+    Column("postmortem", Text, nullable=False, server_default=""),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in INCIDENT_STATUSES) + ")",
+        name="status_known",
+    ),
+    Index(
+        "uq_incidents_open_service_environment",
+        "service",
+        "environment",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+    Index(None, "service", "detected_at"),
+)
+
+#: What happened to an incident, in order: detected, joined (another failure), note,
+#: impact, resolved, closed by hand.
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("release_id", Integer, nullable=True),
+    Index(None, "incident_id", "id"),
+)
+
+#: Emergency releases (seed 004's forced release, issue 14 item 3): the release skips
+#: manual testing; who asked and why (the reason is mandatory). ``releases`` keeps seed
+#: 003's columns exactly, so the flag lives here.
+emergency_releases = Table(
+    "emergency_releases",
+    metadata,
+    Column(
+        "release_id",
+        Integer,
+        ForeignKey("releases.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )

@@ -150,7 +150,8 @@ async def test_tag_to_production_broken_tag_and_rollback(
     assert all(path.is_file() for path in summaries)
     assert hook.kinds() == [
         "ready_for_testing", "deployed", "ready_for_testing", "deployed",
-        "staging_failed", "rollback_done",
+        "staging_failed",
+        "incident_opened", "incident_resolved", "rollback_done",  # the rollback (issue 14)
     ]  # fmt: skip
     assert c.settings.secret_key is not None
     secret = c.settings.secret_key.get_secret_value()

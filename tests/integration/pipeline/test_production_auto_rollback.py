@@ -103,7 +103,8 @@ async def test_a_failed_production_deploy_rolls_back_to_the_last_healthy_tag(
     assert current is not None and current.id == good.id
     assert hook.kinds() == [
         "ready_for_testing", "deployed",  # v1.1.0 (CI reported manual_testing)
-        "ready_for_testing", "production_failed", "rollback_done",  # v1.2.0
+        "ready_for_testing", "incident_opened", "production_failed",  # v1.2.0 …
+        "incident_resolved", "rollback_done",  # … an incident (issue 14) until rolled back
     ]  # fmt: skip
     logs = c.settings.log_root
     assert (logs / "production/hello/v1.2.0-prod.log").is_file()
