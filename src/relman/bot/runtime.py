@@ -19,10 +19,8 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -36,7 +34,6 @@ from aiogram.types import BotCommand, TelegramObject, Update, User
 from aiogram.utils.token import TokenValidationError
 from pydantic import ValidationError
 
-from relman.api.metrics import Metrics
 from relman.bootstrap import Container
 from relman.bot.callbacks import signing_key
 from relman.bot.context import BotContext
@@ -46,8 +43,17 @@ from relman.bot.sink import TelegramSink
 from relman.bot.texts import LANGUAGES, texts_for
 from relman.config import Settings
 from relman.domain.errors import ConfigError, InvalidInput, RelmanError
+from relman.notify.telegram import check_api_url, token_of
+
+# Still importable from here; it lives in relman.notify.telegram, which a process that only
+# sends notices can import without aiogram (its sink builds the bot on the first message).
+from relman.notify.telegram import telegram_notices as telegram_notices
 from relman.services.releases import Clock
 from relman.store.seen import SeenStore
+
+if TYPE_CHECKING:
+    # Only a type here; the API, which records metrics, builds them and passes them in.
+    from relman.api.metrics import Metrics
 
 log = logging.getLogger("relman.bot")
 
@@ -59,12 +65,6 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 REQUEST_TIMEOUT = 30.0
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-def token_of(settings: Settings) -> str | None:
-    """The bot token, or ``None`` when the bot is off."""
-    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    return token.strip() or None
 
 
 def webhook_secret(settings: Settings, token: str) -> str:
@@ -84,7 +84,7 @@ def make_bot(settings: Settings, token: str) -> Bot:
     for an API URL the HTTP client could not use (a port out of range, a broken host):
     its error would quote the request URL, which holds the token.
     """
-    _check_api_url(settings.telegram_api_url)
+    check_api_url(settings.telegram_api_url)
     session = AiohttpSession(
         api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=REQUEST_TIMEOUT
     )
@@ -98,15 +98,6 @@ def make_bot(settings: Settings, token: str) -> Bot:
         raise ConfigError(
             "LOOM_RELEASE_TG_BOT_TOKEN: not a Telegram bot token (expected 123456:ABC…)"
         ) from None
-
-
-def _check_api_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises for a port out of range
-        (parts.hostname or "").encode("idna")  # raises for an empty or overlong label
-    except ValueError:  # UnicodeError is one
-        raise ConfigError(f"RELMAN_TELEGRAM_API_URL: not a usable URL: {url[:200]!r}") from None
 
 
 class UpdateGate(BaseMiddleware):
@@ -373,17 +364,3 @@ def _unreachable(settings: Settings, exc: TelegramAPIError, token: str) -> Teleg
         f"cannot reach the Bot API at {settings.telegram_api_url} "
         f"(RELMAN_TELEGRAM_API_URL): {scrub(exc.message, token)}"
     )
-
-
-@asynccontextmanager
-async def telegram_notices(container: Container) -> AsyncIterator[BotRuntime | None]:
-    """For processes without the API (``relman worker``, CLI commands that run jobs):
-    while inside, ``container.notifier`` also posts to Telegram (when a token is set); at
-    the exit queued notices are sent (bounded) and the HTTP session closed. Yields the
-    bot, or ``None`` when it is off."""
-    runtime = build_bot(container)
-    try:
-        yield runtime
-    finally:
-        if runtime is not None:
-            await runtime.aclose()

@@ -1,8 +1,16 @@
-"""The ``relman`` command line. Commands parse, call one service function, render."""
+"""The ``relman`` command line. Commands parse, call one service function, render.
+
+Start-up is kept short (issue 10): the command modules import the application inside
+their commands, and :func:`main` registers only the module of the command being run when
+that module stands alone (:data:`ALONE`), e.g. ``relman deploy …`` builds the ``deploy``,
+``rollback`` and ``lock`` commands and nothing else.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -12,14 +20,35 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain (click) help and usage errors: typer's rich help loads rich's markdown,
+    # syntax highlighting and traceback modules, which doubled the time `--help` takes.
+    rich_markup_mode=None,
 )
+
+#: Top-level commands whose module registers them without the others: name → module.
+ALONE = {
+    "deploy": "relman.cli.deploy",
+    "rollback": "relman.cli.deploy",
+    "lock": "relman.cli.deploy",
+    "release": "relman.cli.release",
+    "worker": "relman.cli.release",
+    "demo": "relman.cli.release",
+}
+
+
+def register(args: Sequence[str]) -> None:
+    """Register on :data:`app` what running ``args`` (the arguments after ``relman``)
+    needs: the module of the command named first when it is in :data:`ALONE`, else every
+    command (for ``relman --help``, the other commands and a mistyped name)."""
+    module = ALONE.get(args[0]) if args else None
+    importlib.import_module(module or "relman.cli.commands")
 
 
 def main() -> None:
     """Console-script entry point: a relman error outside a command is one line, exit 2."""
-    from relman.cli import commands  # noqa: F401  (registers the commands on `app`)
     from relman.domain.errors import RelmanError
 
+    register(sys.argv[1:])
     try:
         app()
     except RelmanError as exc:

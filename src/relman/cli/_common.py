@@ -1,27 +1,63 @@
-"""Shared pieces of the CLI: one console, error translation, running coroutines."""
+"""Shared pieces of the CLI: one console, error translation, running coroutines.
+
+Building the command tree and printing ``--help`` must stay quick, so the CLI modules
+import only typer and relman's framework-free domain modules at the top; the application
+(settings, database, services, HTTP clients) and rich are imported inside the command
+functions that use them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from relman.bootstrap import Container, build
-from relman.config import Settings, load_settings
 from relman.domain.errors import RelmanError
-from relman.store.db import ping
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from relman.bootstrap import Container
+    from relman.config import Settings
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _ConsoleOnFirstUse:
+    """Stands for a rich ``Console(**options)``, made when first used (an attribute is
+    read): rich's console is a large import that ``--help`` does without."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def made(self) -> Console:
+        """The console itself."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
+_stdout = _ConsoleOnFirstUse()
+#: Where commands print, and where errors go. Typed as what they stand for; only what
+#: needs the object itself (rich's Live uses it as a context manager) takes
+#: :func:`live_console`.
+console = cast("Console", _stdout)
+err_console = cast("Console", _ConsoleOnFirstUse(stderr=True))
+
+
+def live_console() -> Console:
+    """The stdout console itself (not its stand-in), for rich's ``Live``."""
+    return _stdout.made()
+
 
 #: Exit code for a user's mistake or a refusal (bad input, bad config, illegal transition).
 EXIT_USAGE = 2
@@ -29,6 +65,8 @@ EXIT_USAGE = 2
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error to stderr and exit with ``code`` (2 by default)."""
+    from rich.markup import escape
+
     # Escaped: "[project].version" or git's "[rejected]" must show as they are.
     err_console.print(
         f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
@@ -47,6 +85,8 @@ def refusals() -> Iterator[None]:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion; a :class:`RelmanError` becomes a one-line error, exit 2."""
+    import asyncio  # imported when a command runs: --help does not need an event loop
+
     with refusals():
         return asyncio.run(coro)
 
@@ -56,6 +96,10 @@ async def with_container(
 ) -> T:
     """Wire relman (from ``settings`` or the environment), check the database answers,
     run ``use`` and close everything again."""
+    from relman.bootstrap import build
+    from relman.config import load_settings
+    from relman.store.db import ping
+
     container = build(settings or load_settings())
     try:
         await ping(container.engine)
@@ -67,4 +111,6 @@ async def with_container(
 def add_data_row(table: Table, *cells: str) -> None:
     """Add a row of plain-text cells: a service name, tag, note or error holding ``[...]``
     is shown as is, never read as rich markup (which could also fail to parse)."""
+    from rich.text import Text
+
     table.add_row(*(Text(cell) for cell in cells))

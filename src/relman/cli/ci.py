@@ -16,27 +16,23 @@ OIDC request token and the OIDC token never appear.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from relman.bootstrap import Container, build
-from relman.ci.client import ApiError, ApiRefused, ReleaseApiClient, RetryNotice
-from relman.ci.deploy import check_deploy_args, ci_deploy, run_note
-from relman.ci.flow import CI_REPORTABLE
-from relman.ci.github_env import ApiSettings, api_settings, github_run
 from relman.cli._common import console, err_console, fail
-from relman.config import load_settings
-from relman.deploy import DeployResult
-from relman.deploy.progress import Progress
 from relman.domain.errors import RelmanError
-from relman.domain.policy import Actor
 from relman.domain.release import MAX_RELEASE_ID
-from relman.store.db import ping, upgrade
+
+if TYPE_CHECKING:
+    from relman.bootstrap import Container
+    from relman.ci.client import ReleaseApiClient, RetryNotice
+    from relman.ci.github_env import ApiSettings
+    from relman.deploy import DeployResult
+    from relman.deploy.progress import Progress
 
 T = TypeVar("T")
 
@@ -73,6 +69,10 @@ class _Hints:
 
 def _run(coro: Coroutine[Any, Any, T], hints: _Hints) -> T:
     """Run ``coro``; an API failure exits 2 (a 4xx) or 1, any other relman error 2."""
+    import asyncio
+
+    from relman.ci.client import ApiError, ApiRefused
+
     try:
         return asyncio.run(coro)
     except ApiError as exc:
@@ -101,12 +101,16 @@ def _retrying(notice: RetryNotice) -> None:
 
 
 def _client(api: ApiSettings) -> ReleaseApiClient:
+    from relman.ci.client import ReleaseApiClient
+
     if api.oidc is not None:
         _say(f"relman API: authenticating with a GitHub OIDC token (audience {api.oidc.audience})")
     return ReleaseApiClient(api, on_retry=_retrying)
 
 
 def _read_api(hints: _Hints) -> ApiSettings:
+    from relman.ci.github_env import api_settings
+
     hints.api = api_settings(os.environ)
     return hints.api
 
@@ -116,6 +120,10 @@ async def _local_container() -> AsyncIterator[Container]:
     """relman wired on the runner (settings from the environment, relman.toml), with its
     database reachable; the embedded SQLite file is migrated first (a fresh runner has
     none), a shared PostgreSQL is not (``relman db upgrade`` is an operator's step)."""
+    from relman.bootstrap import build
+    from relman.config import load_settings
+    from relman.store.db import ping, upgrade
+
     settings = load_settings()
     container = build(settings)
     try:
@@ -173,6 +181,8 @@ def release_start(service: ServiceOption, tag: TagOption) -> None:
     The run id, ref, actor and action link come from GitHub's variables; a re-run of the
     same run gets the same id back.
     """
+    from relman.ci.github_env import github_run
+
     hints = _Hints()
 
     async def work() -> int:
@@ -209,6 +219,10 @@ def report(
     ] = None,
 ) -> None:
     """Report STATUS for a release (PATCH /release/ID) as gh:$GITHUB_ACTOR."""
+    from relman.ci.deploy import run_note
+    from relman.ci.flow import CI_REPORTABLE
+    from relman.ci.github_env import github_run
+
     allowed = [s.value for s in CI_REPORTABLE]
     if status not in allowed:
         fail(
@@ -248,6 +262,9 @@ def deploy(
     production: deploying) — the workflow's next steps report the outcome. Runs with the
     local relman.toml and database (the embedded SQLite file is migrated first).
     """
+    from relman.ci.deploy import check_deploy_args, ci_deploy
+    from relman.ci.github_env import github_run
+
     hints = _Hints()
 
     async def work() -> bool:
@@ -290,6 +307,9 @@ def dev_deploy(
     one named dev:AUTHOR). An author without one is not a failure: the reason is printed
     and the exit code is 0.
     """
+    from relman.ci.github_env import github_run
+    from relman.domain.policy import Actor
+
     hints = _Hints()
 
     async def work() -> bool:

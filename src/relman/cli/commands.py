@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.table import Table
 
 import relman.cli.analytics  # noqa: F401  (registers relman dora and relman incident)
-from relman.bootstrap import build
 from relman.cli import app, deploy, release, web  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container
 from relman.cli.ci import app as ci_app
 from relman.cli.init import app as init_app
 from relman.cli.version import app as version_app
-from relman.config import Settings, load_settings, redact_url
 from relman.domain.errors import RelmanError
 from relman.domain.status import ReleaseStatus
-from relman.store.db import ping, upgrade
+
+if TYPE_CHECKING:
+    from relman.config import Settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 releases_app = typer.Typer(help="Read releases.", no_args_is_help=True)
@@ -52,6 +49,8 @@ def serve(
 ) -> None:
     """Run the Release API server (uvicorn) and, by default, the deploy worker. With a
     Telegram token the bot runs too: webhook at {prefix}/update, or --polling."""
+    from relman.config import load_settings
+
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
@@ -65,7 +64,15 @@ def serve(
 
 
 async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: bool) -> None:
+    # The server's stack (FastAPI, uvicorn, the bot) is loaded only by this command.
+    import asyncio
+
+    import uvicorn
+
     from relman.api.app import create_app
+    from relman.bootstrap import build
+    from relman.config import redact_url
+    from relman.store.db import ping, upgrade
 
     container = build(settings)
     try:
@@ -111,6 +118,9 @@ async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations up to the newest revision."""
+    from relman.config import load_settings, redact_url
+    from relman.store.db import upgrade
+
     settings = load_settings()
     run(with_container(lambda c: upgrade(c.engine), settings))
     console.print(
@@ -126,6 +136,8 @@ def releases_list(
     limit: Annotated[int, typer.Option(help="How many (1..200).")] = 20,
 ) -> None:
     """List releases, newest first."""
+    from rich.table import Table
+
     page = run(
         with_container(
             lambda c: c.releases.list(group=group, service=service, status=status, limit=limit)
@@ -148,9 +160,11 @@ def releases_list(
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration; secrets are masked."""
-    settings = load_settings()
-    from relman.config import load_config
+    from rich.table import Table
 
+    from relman.config import load_config, load_settings, redact_url
+
+    settings = load_settings()
     config = load_config(settings.config_file)
     rows = {
         "database": redact_url(settings.effective_database_url()),
@@ -227,6 +241,7 @@ def bot_set_webhook(
 ) -> None:
     """Tell Telegram to POST updates to URL, with relman's secret header."""
     from relman.bot.runtime import register_webhook
+    from relman.config import load_settings
 
     settings = load_settings()
     run(register_webhook(settings, url, drop_pending_updates=drop_pending_updates))
@@ -239,6 +254,7 @@ def bot_set_webhook(
 def bot_delete_webhook() -> None:
     """Remove the webhook (Telegram then holds updates for polling)."""
     from relman.bot.runtime import unregister_webhook
+    from relman.config import load_settings
 
     run(unregister_webhook(load_settings()))
     console.print("Telegram webhook deleted", highlight=False)

@@ -7,24 +7,25 @@ Then the result table and the log path.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
+import shlex
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
-from relman.bootstrap import Container
 from relman.cli import app
-from relman.cli._common import add_data_row, console, run, with_container
-from relman.deploy import DeployResult
-from relman.deploy.progress import Progress, ProgressCallback
-from relman.services.deploys import DeployOutcome, LockReport
+from relman.cli._common import add_data_row, console, live_console, run, with_container
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from relman.bootstrap import Container
+    from relman.deploy import DeployResult
+    from relman.deploy.progress import Progress, ProgressCallback
+    from relman.services.deploys import DeployOutcome, LockReport
 
 T = TypeVar("T")
 
@@ -66,6 +67,9 @@ class ProgressView:
 
     def table(self) -> Table:
         """The live table: host, what (deploy/rollback and ref), step, seconds, latest line."""
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table("host", "what", "step", "seconds", "latest", title=Text(self.title))
         for host, (report, _) in self._rows.items():
             state = {"running": report.step, "ok": "ok", "failed": "FAILED"}[report.state]
@@ -107,11 +111,15 @@ class _LinePrinter:
 
 def _live(title: str, work: Callable[[Container, ProgressCallback], Awaitable[T]]) -> T:
     """Run ``work(container, on_progress)`` while showing the hosts' progress."""
+    import asyncio
+
+    from rich.live import Live
+
     view = ProgressView(title)
     if not console.is_terminal:
         console.print(title, markup=False, highlight=False)
         return run(with_container(lambda c: work(c, _LinePrinter(view))))
-    with Live(view.table(), console=console, auto_refresh=False, transient=True) as live:
+    with Live(view.table(), console=live_console(), auto_refresh=False, transient=True) as live:
 
         async def tick(container: Container) -> T:
             task = asyncio.ensure_future(work(container, view.update))
@@ -124,6 +132,8 @@ def _live(title: str, work: Callable[[Container, ProgressCallback], Awaitable[T]
 
 
 def _render(result: DeployResult, heading: str) -> None:
+    from rich.table import Table
+
     table = Table("host", "result", "before", "after", "seconds", "error", title=heading)
     for name, host in result.hosts.items():
         add_data_row(
@@ -143,6 +153,8 @@ def _render(result: DeployResult, heading: str) -> None:
 
 
 def _render_locks(report: LockReport, verb: str) -> None:
+    from rich.table import Table
+
     table = Table("where", "state", "holder", "since", "tag", "stale")
     db = report.database
     if db is None:
@@ -171,6 +183,16 @@ def _render_locks(report: LockReport, verb: str) -> None:
     console.print(table)
 
 
+def failed_hosts_line(failed: Sequence[str]) -> str:
+    """The line after a partial failure: the failed hosts, and the ``--hosts`` option that
+    retries only them, e.g. ``deploy failed on: prod-1, prod-2 (retry with --hosts
+    prod-1,prod-2)``; the option's value is one shell word (quoted when a name needs it)."""
+    return (
+        f"deploy failed on: {', '.join(failed)} "
+        f"(retry with --hosts {shlex.quote(','.join(failed))})"
+    )
+
+
 @app.command("deploy")
 def deploy_command(
     service: Annotated[str, typer.Argument(help="Service name from relman.toml.")],
@@ -194,8 +216,7 @@ def deploy_command(
     elif outcome.rollback_skipped:
         console.print(f"no automatic rollback: {outcome.rollback_skipped}", highlight=False)
     if not outcome.ok:
-        failed = ", ".join(outcome.result.failed_hosts)
-        console.print(f"deploy failed on: {failed} (retry with --hosts {failed})", markup=False)
+        console.print(failed_hosts_line(outcome.result.failed_hosts), markup=False)
         raise typer.Exit(1)
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from relman.cli._common import console, refusals
-from relman.versioning import init_github
 
 app = typer.Typer(name="init", help="Set up a service repository for relman.", no_args_is_help=True)
 
@@ -30,6 +29,8 @@ def github_command(
 ) -> None:
     """Write the GitHub Actions workflows (work branch → dev, tag → stage, approval →
     production, CI gates) into .github/workflows/."""
+    from relman.versioning import init_github
+
     with refusals():
         written = init_github(path, service, force)
     for target in written:

@@ -8,23 +8,23 @@ worker.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from relman.bootstrap import Container
-from relman.bot.runtime import telegram_notices
 from relman.cli import app
 from relman.cli._common import console, run, with_container
 from relman.cli.deploy import cli_actor
-from relman.domain.policy import Actor
 from relman.domain.release import MAX_RELEASE_ID, Release, Source
-from relman.services.pipeline import Timeline
+
+if TYPE_CHECKING:
+    from relman.bootstrap import Container
+    from relman.domain.policy import Actor
+    from relman.services.pipeline import Timeline
 
 release_app = typer.Typer(help="Start, decide and roll back releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
@@ -35,11 +35,15 @@ RunOption = Annotated[
 
 
 def _actor() -> Actor:
+    from relman.domain.policy import Actor
+
     return Actor(cli_actor())
 
 
 def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Release:
     """Call ``use``; with ``run_jobs`` run what it queued, then show the release."""
+    # Telegram notices go through the notifier; aiogram is imported only to send one.
+    from relman.notify.telegram import telegram_notices
 
     async def act(container: Container) -> Release:
         async with telegram_notices(container):  # the chats hear about what runs here too
@@ -162,6 +166,9 @@ def show(
 def worker() -> None:
     """Run relman's worker (the local executor) until SIGINT/SIGTERM: claim queued deploys,
     run them, mark jobs of dead workers interrupted."""
+    import asyncio
+
+    from relman.notify.telegram import telegram_notices
 
     async def work(container: Container) -> None:
         stop = asyncio.Event()

@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relman.cli._common import console, refusals
-from relman.versioning import (
-    BumpKind,
-    CutOptions,
-    PreLabel,
-    ReleasePlan,
-    check_tag,
-    cut_release,
-    describe_plan,
-    image_tags,
-    next_release_version,
-)
+from relman.versioning.bump import BumpKind, PreLabel  # option types: pure enums
+
+if TYPE_CHECKING:
+    from relman.versioning import ReleasePlan
 
 app = typer.Typer(
     name="version",
@@ -49,6 +42,8 @@ def next_command(
     repo: RepoOption = Path("."),
 ) -> None:
     """Print the version after the latest vX.Y.Z tag (0.0.0 when there is none)."""
+    from relman.versioning import next_release_version
+
     with refusals():
         version = next_release_version(repo, kind, pre)
     console.print(str(version), highlight=False, markup=False, soft_wrap=True)
@@ -94,6 +89,8 @@ def cut_command(
     repo: RepoOption = Path("."),
 ) -> None:
     """Cut a release: version files, CHANGELOG.md, commit, annotated tag vX.Y.Z, push."""
+    from relman.versioning import CutOptions, cut_release
+
     asking = sys.stdin.isatty() if interactive is None else interactive
     if asking and bump is None and version is None:
         bump = typer.prompt("Bump", default=BumpKind.AUTO, type=BumpKind)
@@ -126,6 +123,8 @@ def cut_command(
 
 
 def _ask(plan: ReleasePlan) -> bool:
+    from relman.versioning import describe_plan
+
     console.print(describe_plan(plan), highlight=False, markup=False, soft_wrap=True)
     return typer.confirm(f"Cut {plan.tag}?", default=False)
 
@@ -136,6 +135,8 @@ def image_tags_command(
     sha: Annotated[str, typer.Option("--sha", help="The release commit sha.")],
 ) -> None:
     """Print the docker image tags of a release, one per line."""
+    from relman.versioning import image_tags
+
     with refusals():
         tags = image_tags(version, sha)
     for tag in tags:
@@ -147,6 +148,8 @@ def check_tag_command(
     tag: Annotated[str, typer.Argument(help="The git tag, e.g. v1.2.3.")],
 ) -> None:
     """Exit 0 for a release tag (v + SemVer), 2 with a message otherwise."""
+    from relman.versioning import check_tag
+
     with refusals():
         version = check_tag(tag)
     console.print(

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from relman.config import Host
 from relman.deploy.local import LocalTransport
-from relman.deploy.ssh import SshTransport
 from relman.deploy.transport import Transport
 
 #: Makes the transport for (host, relman's name of the host). Tests pass their own.
@@ -21,4 +20,7 @@ def open_transport(host: Host, name: str | None = None) -> Transport:
     """
     if host.transport == "local":
         return LocalTransport(name or host.address)
+    # Imported here: asyncssh is loaded only by a process that reaches an ssh host.
+    from relman.deploy.ssh import SshTransport
+
     return SshTransport(host, name)

@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relman.config import redact_url
 from relman.domain.errors import ConfigError, StoreUnavailable
+
+if TYPE_CHECKING:
+    # Alembic is imported where migrations run: every other command starts without it.
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -60,6 +62,8 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -71,6 +75,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     Raises :class:`StoreUnavailable` when the database cannot be reached.
     """
+    from alembic import command
+
     try:
         async with engine.begin() as conn:
             await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))

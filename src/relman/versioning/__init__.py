@@ -7,19 +7,52 @@ github`` in :mod:`.github`. The CLI (``relman version``, ``relman init``) calls 
 functions exported here.
 """
 
+# The names below are loaded on first use (PEP 562), so that the CLI can import an option
+# type such as relman.versioning.bump.BumpKind without loading git, tomlkit and templates.
+
 from __future__ import annotations
 
-from relman.versioning.bump import BumpKind, PreLabel
-from relman.versioning.cut import (
-    CutOptions,
-    ReleasePlan,
-    ReleaseResult,
-    cut_release,
-    describe_plan,
-    next_release_version,
-)
-from relman.versioning.github import init_github
-from relman.versioning.tags import check_tag, image_tags
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from relman.versioning.bump import BumpKind, PreLabel
+    from relman.versioning.cut import (
+        CutOptions,
+        ReleasePlan,
+        ReleaseResult,
+        cut_release,
+        describe_plan,
+        next_release_version,
+    )
+    from relman.versioning.github import init_github
+    from relman.versioning.tags import check_tag, image_tags
+
+#: Where each public name lives.
+_HOME = {
+    "BumpKind": "relman.versioning.bump",
+    "PreLabel": "relman.versioning.bump",
+    "CutOptions": "relman.versioning.cut",
+    "ReleasePlan": "relman.versioning.cut",
+    "ReleaseResult": "relman.versioning.cut",
+    "cut_release": "relman.versioning.cut",
+    "describe_plan": "relman.versioning.cut",
+    "next_release_version": "relman.versioning.cut",
+    "init_github": "relman.versioning.github",
+    "check_tag": "relman.versioning.tags",
+    "image_tags": "relman.versioning.tags",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load ``name`` from its module on first use (then it is a plain attribute)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BumpKind",

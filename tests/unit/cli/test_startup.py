@@ -1,0 +1,132 @@
+"""Start-up stays light (issue 10, item 1): building relman's command tree and printing the
+help of any command imports typer and relman's framework-free modules, never the
+application's frameworks — those are imported inside the commands that use them.
+
+Structural guards, not timed ones: a fresh interpreter reports which modules got loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relman.cli import ALONE
+
+#: What no ``--help`` may load: the Telegram library, the web server, migrations, ssh, the
+#: database layer, HTTP clients, rich's help rendering and the application's wiring.
+HEAVY = (
+    "aiogram",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "alembic",
+    "asyncssh",
+    "sqlalchemy",
+    "httpx",
+    "pydantic_settings",
+    "typer.rich_utils",
+    "relman.bootstrap",
+    "relman.config",
+    "relman.api",
+    "relman.bot",
+    "relman.store",
+    "relman.services",
+)
+
+# Prints the help of commands through typer in-process, in a fresh interpreter:
+#   argv: MODE HEAVY... where MODE is "all" (every command and group, registered as for
+#   `relman --help`) or a command path like "deploy" (registered the way the console
+#   script registers for `relman deploy --help`: relman.cli.register);
+#   prints {"helps": {"deploy --help": "...", ...}, "loaded": [the HEAVY ones loaded]}.
+PRINT_HELP = """
+import contextlib, io, json, sys
+
+import typer
+
+from relman.cli import app, register
+
+mode, heavy = sys.argv[1], sys.argv[2:]
+
+
+def paths(command, prefix):
+    yield prefix
+    for name, sub in getattr(command, "commands", {}).items():  # a group's commands
+        yield from paths(sub, [*prefix, name])
+
+
+if mode == "all":
+    register([])
+    wanted = list(paths(typer.main.get_command(app), []))
+else:
+    register(mode.split())
+    wanted = [mode.split()]
+helps = {}
+for path in wanted:
+    args = [*path, "--help"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = app(args, prog_name="relman", standalone_mode=False)
+    helps[" ".join(args)] = out.getvalue() if code == 0 else f"exit {code}"
+loaded = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps({"helps": helps, "loaded": loaded}))
+"""
+
+
+def print_help(mode: str, cwd: Path) -> tuple[dict[str, str], list[str]]:
+    """Run :data:`PRINT_HELP` in a new interpreter (this one's): the helps it printed and
+    the heavy modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_HELP, mode, *HEAVY],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["helps"], result["loaded"]
+
+
+@pytest.mark.parametrize("command", ["deploy", "release", "release start", "worker"])
+def test_the_help_of_a_command_loads_no_framework(tmp_path: Path, command: str) -> None:
+    helps, loaded = print_help(command, tmp_path)
+    assert helps[f"{command} --help"].startswith(f"Usage: relman {command} ")
+    assert loaded == []
+
+
+def test_the_help_of_every_command_and_group_loads_no_framework(tmp_path: Path) -> None:
+    helps, loaded = print_help("all", tmp_path)
+    # The help really ran, for the top level and the commands people start with.
+    assert "deploy" in helps["--help"] and "release" in helps["--help"]
+    assert "Deploy TAG of SERVICE" in helps["deploy --help"]
+    assert "Start, decide and roll back releases." in helps["release --help"]
+    for args in ("serve --help", "release start --help", "version cut --help", "ci deploy --help"):
+        assert helps[args].startswith("Usage: relman "), args
+    assert len(helps) > 30
+    assert loaded == []
+
+
+def test_a_command_registered_alone_is_the_one_registered_with_all(tmp_path: Path) -> None:
+    """The console script registers only the module of a command in ALONE; the command
+    must be there, and the same as when every command is registered."""
+    everything, _ = print_help("all", tmp_path)
+    for name in ALONE:
+        alone, _ = print_help(name, tmp_path)
+        assert alone[f"{name} --help"] == everything[f"{name} --help"], name
+
+
+@pytest.mark.parametrize("package", ["relman.deploy", "relman.versioning"])
+def test_every_public_name_of_a_lazy_package_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        value = getattr(module, name)
+        # Loaded from the module that defines it, and kept: the same object next time.
+        assert getattr(module, name) is value, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = module.nope
