@@ -12,7 +12,6 @@ the service process and HTTP; Telegram is the local Bot API double.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from relman.config import Environment, Host, RelmanConfig
@@ -45,15 +44,6 @@ async def press(bot: Bot, user: TelegramUser, message: ChatMessage, label: str) 
     query = bot.double.query(query_id)
     assert query.answered
     return query.answer_text or ""
-
-
-async def refresh_until(bot: Bot, user: TelegramUser, card: ChatMessage, text: str) -> None:
-    """Press 🔄 Обновить until the card shows ``text`` (a deadline, not a sleep)."""
-    deadline = time.monotonic() + DEADLINE
-    while text not in card.text:
-        assert time.monotonic() < deadline, f"the card never showed {text!r}: {card.text}"
-        await press(bot, user, card, "🔄 Обновить")
-        await asyncio.sleep(0.2)  # poll interval, bounded by the deadline
 
 
 async def test_qa_approves_in_telegram_and_a_releaser_rolls_back(
@@ -113,7 +103,9 @@ async def scenario(bot: Bot, health: str) -> None:
     assert "🏷️ Tag: v1.1.0" in card.text and "🧪 Ручное тестирование" in card.text
     answer = await press(bot, anna, card, "✅ Подтвердить")
     assert answer == "✅ Подтверждено: запускаю деплой на production"
-    await refresh_until(bot, anna, card, "🔄 Статус: ✅ Задеплоен")
+    # The card follows the deploy without a press (issue 16 item 4).
+    await double.until(lambda: "✅ Задеплоен: в production v1.1.0" in card.text, DEADLINE)
+    assert "🔄 Статус: ✅ Задеплоен" in card.text
     team = await double.until(
         lambda: next((m for m in double.messages(TEAM_CHAT) if "v1.1.0" in m.text), None),
         DEADLINE,
@@ -134,7 +126,9 @@ async def scenario(bot: Bot, health: str) -> None:
     assert "🏷️ Текущий tag: v1.1.0\n⏪ Откатить на tag: v1.0.0" in screen.text
     assert await press(bot, boris, screen, "✅ Да, откатить") == "⏪ Откат запущен"
     assert "🏷️ Tag: v1.1.0" in screen.text  # the release being rolled back
-    await refresh_until(bot, boris, screen, "🔄 Статус: ↩️ Откат выполнен")
+    # The confirmation becomes the rollback's progress, then its result, by itself.
+    await double.until(lambda: "✅ Откат выполнен: в production v1.0.0" in screen.text, DEADLINE)
+    assert "🔄 Статус: ↩️ Откат выполнен" in screen.text
     assert "⏪ Откат на tag: v1.0.0" in screen.text
     rolled = await double.until(
         lambda: next((m for m in double.messages(TEAM_CHAT) if "Откат выполнен" in m.text), None),
