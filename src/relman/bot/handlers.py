@@ -24,6 +24,7 @@ chat: :attr:`Texts.failed`) and is then raised, so the update gate counts it as 
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable
@@ -37,6 +38,7 @@ from aiogram.types import (
     CallbackQuery,
     ForceReply,
     InaccessibleMessage,
+    LinkPreviewOptions,
     Message,
     User,
 )
@@ -197,6 +199,26 @@ def build_router() -> Router:
         name = user.full_name if user is not None else ""
         screen = cards.menu_screen(bot_ctx.view(texts), name)
         await message.answer(screen.text, reply_markup=screen.markup)
+
+    @router.message(Command("web"))
+    async def web(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
+        """``/web``: a one-time link (5 minutes) signing the sender in to the dashboard as
+        ``tg:<id>`` (issue 13); sent only in a private chat, where nobody else sees it."""
+        from relman.web.signin import settings_link
+        from relman.web.texts import WEB_LANGUAGES
+
+        words = WEB_LANGUAGES[texts.language]
+        user = message.from_user
+        if user is None or message.chat.type != "private":
+            await message.answer(words["bot_private"])
+            return
+        actor = actor_of(user)
+        url = settings_link(bot_ctx.container.settings, actor.id, actor.name, now=bot_ctx.clock())
+        text = words["bot_link"].format(
+            who=cards.esc(actor.id, cards.MAX_NAME),
+            link=f'<a href="{html.escape(url, quote=True)}">{words["bot_link_open"]}</a>',
+        )
+        await message.answer(text, link_preview_options=LinkPreviewOptions(is_disabled=True))
 
     @router.message(Command("help"))
     async def help_command(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
