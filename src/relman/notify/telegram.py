@@ -69,12 +69,6 @@ class DeferredTelegramSink:
         self._runtime: BotRuntime | None = None
         self._starting = asyncio.Lock()
         self._closed = False
-        settings = container.settings
-        # The bot posts to the QA chat and the team chat (which falls back to the QA chat):
-        # with neither configured no notice ever becomes a message.
-        self._has_chat = (
-            settings.telegram_qa_chat_id is not None or settings.telegram_team_chat_id is not None
-        )
 
     @property
     def runtime(self) -> BotRuntime | None:
@@ -82,9 +76,9 @@ class DeferredTelegramSink:
         return self._runtime
 
     async def send(self, notice: Notice) -> None:
-        """Queue ``notice`` with the bot's sink (building the bot first if need be);
-        nothing when closed or when no chat is configured."""
-        if self._closed or not self._has_chat:
+        """Queue ``notice`` with the bot's sink (building the bot first if need be); nothing
+        once closed. Which notices become messages, and where, is the bot sink's call."""
+        if self._closed:
             return
         runtime = await self._started()
         await runtime.sink.send(notice)

@@ -86,7 +86,7 @@ def print_help(mode: str, cwd: Path) -> tuple[dict[str, str], list[str]]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
