@@ -44,7 +44,6 @@ from relman.deploy import log as msg
 from relman.deploy.errors import (
     BackupInvalid,
     BranchNotFound,
-    CommandFailed,
     DeployError,
     HealthCheckFailed,
     ImageDigestMoved,
@@ -61,7 +60,13 @@ from relman.deploy.progress import HostProgress, ProgressCallback
 from relman.deploy.redact import Redactor, env_file_secrets, url_secrets
 from relman.deploy.refs import validate_branch
 from relman.deploy.rollout import plan_batches
-from relman.deploy.runner import BatchOutput, StepOutput, StepRecord, StepRunner
+from relman.deploy.runner import (
+    BatchOutput,
+    StepOutput,
+    StepRecord,
+    StepRunner,
+    command_failed,
+)
 from relman.deploy.steps import (
     CONTAINER_EXITED,
     DIGEST_MISMATCH_STATUS,
@@ -659,10 +664,13 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
         environment=request.environment,
     )
 
-    def locked(step: Step, out: StepOutput) -> None:
+    def done(step: Step, out: StepOutput) -> None:
         if step.name == "lock" and out.ok:
             result.lock_acquired = True
             ctx.log.message(msg.MSG_LOCKED, name)
+        elif step.name == "read_env_file":
+            # masked before the next step of the same command prints anything
+            ctx.redactor.add(*env_file_secrets("\n".join(out.lines)))
 
     # (outputs are parsed by shape: a login shell may print lines of its own)
     first = await run.runner.run_batch(
@@ -672,27 +680,18 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
             _with_message(probe_step(target), msg.MSG_UPDATING),
             *(_unchecked(step) for step in preflight_steps(target)),
         ],
-        on_done=locked,
+        on_done=done,
     )
     lock = first.get("lock")
     if lock is not None and lock.result.exit_status == LOCK_HELD_STATUS:
         status = parse_details("\n".join(lock.lines[1:]), target.lock_dir)
         raise lock_held_error(status, name, request.service_name)
     first.raise_failed()
-    env_files = first.get("read_env_file")
-    if env_files is not None:
-        ctx.redactor.add(*env_file_secrets("\n".join(env_files.lines)))
     run.state = first["probe"].first_match(_PROBE_RE) or "none"
     if run.state == "git":
         status_out = first["preflight_status"]
         if not status_out.ok:
-            raise CommandFailed(
-                host=name,
-                step="preflight_status",
-                exit_status=status_out.result.exit_status,
-                timed_out=status_out.result.timed_out,
-                tail=status_out.tail,
-            )
+            raise command_failed(name, "preflight_status", status_out)
         version_out, sha_out = first["preflight_version"], first["preflight_sha"]
         dirty = [line for line in status_out.lines if _PORCELAIN_RE.fullmatch(line)]
         result.dirty = [ctx.redactor(line) for line in dirty][:50]
@@ -828,7 +827,7 @@ async def _change(ctx: _Context, run: _HostRun) -> None:
             ctx.log.message(msg.msg_backup_ok(run.backup_digest[1], run.backup_digest[0]), name)
 
     out = await run.runner.run_batch(steps, on_begin=began, on_done=done)
-    _raise_backup_problem(ctx, run, out)
+    _check_backup(ctx, run, out)
     started = out.get("restart")
     if out.failed is not None and out.failed.name == "restart" and started is not None:
         _raise_image_problem(ctx, run, started)
@@ -879,8 +878,9 @@ def _read_digest(out: StepOutput) -> tuple[int, str] | None:
     return int(size_line), sum_line.split()[0]
 
 
-def _raise_backup_problem(ctx: _Context, run: _HostRun, out: BatchOutput) -> None:
-    """Turn a failed backup step into :class:`BackupInvalid`; record a good backup."""
+def _check_backup(ctx: _Context, run: _HostRun, out: BatchOutput) -> None:
+    """Record the verified backup in the host's result, or raise :class:`BackupInvalid`
+    for a backup step that failed (a missing dump, a sum that does not match)."""
     name, folder = run.name, run.backup_dir
     failed = out.failed.name if out.failed is not None else None
     if folder is None:

@@ -77,6 +77,17 @@ class StepOutput:
         return next((line.strip() for line in self.lines if pattern.fullmatch(line.strip())), "")
 
 
+def command_failed(host: str, step: str, output: StepOutput) -> CommandFailed:
+    """The :class:`CommandFailed` for step ``step`` on ``host`` that gave ``output``."""
+    return CommandFailed(
+        host=host,
+        step=step,
+        exit_status=output.result.exit_status,
+        timed_out=output.result.timed_out,
+        tail=output.tail,
+    )
+
+
 class BatchOutput:
     """What :meth:`StepRunner.run_batch` got back: each step's output, in order.
 
@@ -99,16 +110,8 @@ class BatchOutput:
 
     def raise_failed(self) -> None:
         """Raise :class:`CommandFailed` for the step that failed, if one did."""
-        if self.failed is None:
-            return
-        out = self.outputs[self.failed.name]
-        raise CommandFailed(
-            host=self.host,
-            step=self.failed.name,
-            exit_status=out.result.exit_status,
-            timed_out=out.result.timed_out,
-            tail=out.tail,
-        )
+        if self.failed is not None:
+            raise command_failed(self.host, self.failed.name, self.outputs[self.failed.name])
 
 
 class _StepSink:
@@ -226,13 +229,7 @@ class StepRunner:
             raise
         output = sink.finish(result)
         if step.check and not result.ok:
-            raise CommandFailed(
-                host=self.host,
-                step=step.name,
-                exit_status=result.exit_status,
-                timed_out=result.timed_out,
-                tail=output.tail,
-            )
+            raise command_failed(self.host, step.name, output)
         return output
 
     async def run_batch(

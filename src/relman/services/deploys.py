@@ -402,20 +402,24 @@ class DeployService:
         if service.strategy != "compose":
             return []
         kept: list[str] = []
-        for past in await self._store.history(service_name, environment, limit=200):
-            if past.status == "succeeded" and _is_tag(past.tag) and past.tag not in kept:
+        for past in await self._healthy(service_name, environment):
+            if past.tag not in kept:
                 kept.append(past.tag)
-            if len(kept) >= service.keep_images:
-                break
-        return kept
+        return kept[: service.keep_images]
 
     async def _last_healthy(
         self, service: str, environment: str, *, exclude_tag: str | None
     ) -> Deployment | None:
-        for past in await self._store.history(service, environment, limit=200):
-            if past.status == "succeeded" and past.tag != exclude_tag and _is_tag(past.tag):
+        for past in await self._healthy(service, environment):
+            if past.tag != exclude_tag:
                 return past
         return None
+
+    async def _healthy(self, service: str, environment: str) -> list[Deployment]:
+        """The healthy deploys of release tags (not branches) of the last 200, newest
+        first: what rollbacks go back to and what images are kept for."""
+        history = await self._store.history(service, environment, limit=200)
+        return [past for past in history if past.status == "succeeded" and _is_tag(past.tag)]
 
     def _locked(
         self, service: str, environment: str, actor: str, tag: str, reason: str

@@ -12,9 +12,15 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from relman.config import Service
+from relman.demo.sample_repo import SampleRepo
+from relman.deploy import DeployRequest, DeployResult, deploy
+from relman.deploy.factory import TransportFactory, open_transport
 from relman.deploy.lock import this_machine
 from relman.deploy.steps import lock_details
-from tests.support.targets import hello_service, served_version
+from tests.support.hello import ServiceReaper
+from tests.support.sshd import SshHost, free_port
+from tests.support.targets import hello_service, served_version, ssh_host_config
 
 DEADLINE = 20.0  # seconds any polled condition gets
 
@@ -107,3 +113,47 @@ def host_file(path: str) -> Path:
 
 
 __all__ = ["hello_service", "served_version"]
+
+
+class Fleet:
+    """Some sshd hosts and the hello service deployed to them (``transport_factory``:
+    how the engine reaches them; a test may wrap the real ssh transport)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        repo: SampleRepo,
+        reaper: ServiceReaper,
+        hosts: list[SshHost],
+        transport_factory: TransportFactory = open_transport,
+    ) -> None:
+        self.tmp = tmp_path
+        self.ssh = hosts
+        self.port = free_port("127.0.0.1")
+        self.service: Service = hello_service(repo, self.port)
+        self.hosts = {h.name: ssh_host_config(h) for h in hosts}
+        self.logs = tmp_path / "logs"
+        self.evidence = tmp_path / "evidence"
+        self.transport_factory = transport_factory
+        for h in hosts:
+            reaper.watch(h.root / "hello")
+
+    def request(self, tag: str, **extra: object) -> DeployRequest:
+        values: dict[str, object] = {
+            "service_name": "hello",
+            "service": self.service,
+            "tag": tag,
+            "environment": "production",
+            "hosts": self.hosts,
+            "actor": "tg:42 Alice",
+            "log_root": self.logs,
+            "evidence_root": self.evidence,
+        }
+        values.update(extra)
+        return DeployRequest(**values)  # type: ignore[arg-type]
+
+    async def deploy(self, tag: str, **extra: object) -> DeployResult:
+        return await deploy(self.request(tag, **extra), transport_factory=self.transport_factory)
+
+    def url(self, host: SshHost) -> str:
+        return f"http://{host.address}:{self.port}/health"

@@ -402,6 +402,23 @@ async def test_secrets_appear_in_no_log_summary_evidence_or_error(box: Box) -> N
     assert "password=***" in (good.evidence_dir / "box" / "step_restart.log").read_text()
 
 
+async def test_an_env_file_secret_is_masked_in_the_same_remote_command_that_read_it(
+    box: Box,
+) -> None:
+    # git status (preflight) runs in the same remote command as the env file read and
+    # prints an untracked file named like the token: it must be masked already there
+    token = "tok_SameBatch0123456789"
+    assert (await box.deploy("v1.0.0")).ok
+    (box.workdir / "hello.env").write_text(f"API_TOKEN={token}\n")
+    (box.workdir / token).write_text("left behind by hand\n")
+    result = await box.deploy("v1.1.0")
+    assert result.ok, result.error
+    assert result.hosts["box"].dirty  # git status did report the file
+    assert files_containing([box.logs, box.evidence], token) == []
+    assert result.evidence_dir is not None
+    assert "?? ***" in (result.evidence_dir / "box" / "step_preflight_status.log").read_text()
+
+
 async def test_credentials_in_the_repo_url_reach_no_log_or_evidence(box: Box) -> None:
     token = "ghp_UrlPlantedToken0123456789"
     # nothing listens on port 9: the clone fails at once, after its argv was recorded

@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncssh
 import pytest
 from deploy_support import (
+    Fleet,
     files_containing,
     git_head,
-    hello_service,
     messages,
     served_version,
     sha256sum_check,
@@ -24,12 +24,12 @@ from deploy_support import (
 
 from relman.config import Service
 from relman.demo.sample_repo import SampleRepo
-from relman.deploy import DeployRequest, DeployResult, deploy
+from relman.deploy import DeployRequest, deploy
 from relman.deploy.errors import HostKeyRejected
 from relman.deploy.ssh import SshTransport
 from tests.support.hello import ServiceReaper
 from tests.support.ssh_fixtures import HostsFactory
-from tests.support.sshd import SshHost, SshLab, free_port
+from tests.support.sshd import SshHost, SshLab
 from tests.support.targets import ssh_host_config
 
 pytestmark = pytest.mark.ssh
@@ -37,47 +37,6 @@ pytestmark = pytest.mark.ssh
 
 def fingerprint(host: SshHost) -> str:
     return asyncssh.import_public_key(host.host_key).get_fingerprint("sha256")
-
-
-class Fleet:
-    """Some sshd hosts and the hello service deployed to them."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        repo: SampleRepo,
-        reaper: ServiceReaper,
-        hosts: list[SshHost],
-    ) -> None:
-        self.tmp = tmp_path
-        self.ssh = hosts
-        self.port = free_port("127.0.0.1")
-        self.service: Service = hello_service(repo, self.port)
-        self.hosts = {h.name: ssh_host_config(h) for h in hosts}
-        self.logs = tmp_path / "logs"
-        self.evidence = tmp_path / "evidence"
-        for h in hosts:
-            reaper.watch(h.root / "hello")
-
-    def request(self, tag: str, **extra: object) -> DeployRequest:
-        values: dict[str, object] = {
-            "service_name": "hello",
-            "service": self.service,
-            "tag": tag,
-            "environment": "production",
-            "hosts": self.hosts,
-            "actor": "tg:42 Alice",
-            "log_root": self.logs,
-            "evidence_root": self.evidence,
-        }
-        values.update(extra)
-        return DeployRequest(**values)  # type: ignore[arg-type]
-
-    async def deploy(self, tag: str, **extra: object) -> DeployResult:
-        return await deploy(self.request(tag, **extra))
-
-    def url(self, host: SshHost) -> str:
-        return f"http://{host.address}:{self.port}/health"
 
 
 async def test_deploy_to_two_hosts_then_a_broken_release_names_each_host(

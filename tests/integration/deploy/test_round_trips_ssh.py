@@ -13,17 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from deploy_support import git_head, served_version
+from deploy_support import Fleet, git_head, served_version
 
-from relman.config import Host, Service
 from relman.demo.sample_repo import SampleRepo
-from relman.deploy import DeployRequest, DeployResult, deploy
+from relman.deploy import DeployResult
 from relman.deploy.ssh import SshTransport
 from relman.deploy.transport import CommandResult, LineCallback
 from tests.support.hello import ServiceReaper
 from tests.support.ssh_fixtures import HostsFactory
-from tests.support.sshd import SshHost, SshLab, free_port
-from tests.support.targets import hello_service, ssh_host_config
+from tests.support.sshd import SshHost, SshLab
+from tests.support.targets import ssh_host_config
 
 pytestmark = pytest.mark.ssh
 
@@ -53,39 +52,24 @@ class CountingTransport:
         await self.inner.close()
 
 
-class CountedFleet:
+class CountedFleet(Fleet):
+    """A :class:`Fleet` whose ssh transports count their remote commands."""
+
     def __init__(
         self, tmp: Path, repo: SampleRepo, reaper: ServiceReaper, hosts: list[SshHost]
     ) -> None:
-        self.ssh = hosts
-        self.port = free_port("127.0.0.1")
-        self.service: Service = hello_service(repo, self.port)
-        self.hosts: dict[str, Host] = {h.name: ssh_host_config(h) for h in hosts}
-        self.tmp = tmp
         self.counts: dict[str, int] = {}
-        for h in hosts:
-            reaper.watch(h.root / "hello")
-
-    async def deploy(self, tag: str) -> DeployResult:
-        self.counts.clear()
-        return await deploy(
-            DeployRequest(
-                service_name="hello",
-                service=self.service,
-                tag=tag,
-                environment="production",
-                hosts=self.hosts,
-                actor="cli:alice",
-                log_root=self.tmp / "logs",
-                evidence_root=self.tmp / "evidence",
-            ),
-            transport_factory=lambda host, name: CountingTransport(
-                SshTransport(host, name), self.counts
-            ),
+        super().__init__(
+            tmp,
+            repo,
+            reaper,
+            hosts,
+            lambda host, name: CountingTransport(SshTransport(host, name), self.counts),
         )
 
-    def url(self, host: SshHost) -> str:
-        return f"http://{host.address}:{self.port}/health"
+    async def deploy(self, tag: str, **extra: object) -> DeployResult:
+        self.counts.clear()
+        return await super().deploy(tag, **extra)
 
 
 async def test_a_first_deploy_costs_five_remote_commands_and_an_upgrade_four(
