@@ -18,12 +18,13 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from relman.config import RelmanConfig, Settings, redact_url
+from relman.deploy.redact import Redactor, url_secrets
 from relman.domain.dora import Outage, Records, Report, check_window_days, report
 from relman.domain.errors import InvalidInput, RelmanError
 from relman.domain.version import is_release_tag
@@ -111,8 +112,9 @@ class AnalyticsService:
         as scanned with the reason (logged), so it is not asked again. Never raises for
         git; raises :class:`StoreUnavailable`."""
         pending = await self._store.unscanned(since)
+        fetched: dict[str, str] = {}  # service → why its repository could not be read
         for item in pending:
-            revisions, commits, error = await self._commits_of(item)
+            revisions, commits, error = await self._commits_of(item, fetched)
             if error:
                 log.warning("commit times of %s %s: %s", item.service, item.tag, error)
             await self._store.save_scan(
@@ -124,7 +126,12 @@ class AnalyticsService:
             )
         return len(pending)
 
-    async def _commits_of(self, item: Unscanned) -> tuple[str, list[tuple[str, datetime]], str]:
+    async def _commits_of(
+        self, item: Unscanned, fetched: dict[str, str]
+    ) -> tuple[str, list[tuple[str, datetime]], str]:
+        """The revisions, commits and error of one deploy; a service's repository is
+        fetched once per scan (``fetched`` holds the outcome: "" or why it failed), so an
+        unreachable one costs one time limit, not one per deploy."""
         service = self._config.services.get(item.service)
         if service is None:
             return "", [], f"service {item.service} is not in relman.toml"
@@ -135,10 +142,17 @@ class AnalyticsService:
         )
         revisions = f"{previous}..{item.tag}" if previous and previous != item.tag else item.tag
         cache = self._settings.evidence_root / "git-cache" / f"{_safe(item.service)}.git"
+        if item.service not in fetched:
+            try:
+                await fetch_repository(
+                    service.repo, cache, time_limit=self._config.analytics.git_timeout
+                )
+                fetched[item.service] = ""
+            except RelmanError as exc:
+                fetched[item.service] = str(exc)
+        if fetched[item.service]:
+            return revisions, [], fetched[item.service]
         try:
-            await fetch_repository(
-                service.repo, cache, time_limit=self._config.analytics.git_timeout
-            )
             commits = await commit_times(
                 cache,
                 item.tag,
@@ -155,9 +169,12 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
 
 
-async def _git(args: Sequence[str], *, time_limit: float, what: str) -> str:
+async def _git(
+    args: Sequence[str], *, time_limit: float, what: str, mask: Callable[[str], str] | None = None
+) -> str:
     """Run ``git ARGS`` (no prompt, no pager, C locale); its stdout, or :class:`GitError`
-    with ``what`` and git's first line of stderr (URLs' passwords masked)."""
+    with ``what`` and git's first line of stderr (URLs' passwords masked, and whatever
+    ``mask`` masks)."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -178,7 +195,7 @@ async def _git(args: Sequence[str], *, time_limit: float, what: str) -> str:
         raise GitError(f"{what}: git took longer than {time_limit:g} s") from None
     if proc.returncode != 0:
         first = next(iter(err.decode("utf-8", "replace").strip().splitlines()), "failed")
-        raise GitError(f"{what}: {_mask(first)}")
+        raise GitError(f"{what}: {(mask or _mask)(first)}")
     return out.decode("utf-8", "replace")
 
 
@@ -186,20 +203,28 @@ def _mask(text: str) -> str:
     return re.sub(r"[a-z][a-z0-9+.-]*://\S+", lambda m: redact_url(m.group(0)), text)
 
 
+def _masker(repo: str) -> Callable[[str], str]:
+    """Masks ``repo``'s credentials in a text — the password of ``user:password@`` and a
+    token given as the whole user part (:func:`url_secrets`) — and any URL's password."""
+    redactor = Redactor(url_secrets(repo))
+    return lambda text: redactor(_mask(text))
+
+
 async def fetch_repository(repo: str, cache: Path, *, time_limit: float) -> None:
-    """Make ``cache`` a bare copy of ``repo``'s tags and branches: cloned the first time,
-    fetched (``--force``: a moved tag is taken as it is now) afterwards. Raises
-    :class:`GitError`."""
+    """Make ``cache`` a bare copy of ``repo``'s tags and branches, fetched with
+    ``--force`` (a moved tag is taken as it is now). The cache is an empty bare repository
+    the first time, not a clone: a clone would keep ``repo``, credentials and all, in its
+    config under the evidence root. Raises :class:`GitError` (never with ``repo``'s
+    credentials)."""
+    shown = _masker(repo)
     if repo.startswith("-"):
-        raise GitError(f"repository {repo!r}: not a repository URL")
-    if not (cache / "HEAD").is_file():
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        raise GitError(f"repository {shown(repo)!r}: not a repository URL")
+    if not (cache / "HEAD").is_file():  # git init makes the folders it needs
         await _git(
-            ["clone", "--bare", "--quiet", "--", repo, str(cache)],
+            ["init", "--bare", "--quiet", "--", str(cache)],
             time_limit=time_limit,
-            what=f"git clone {redact_url(repo)}",
+            what=f"git init {cache}",
         )
-        return
     await _git(
         [
             "-C",
@@ -214,7 +239,8 @@ async def fetch_repository(repo: str, cache: Path, *, time_limit: float) -> None
             "+refs/heads/*:refs/heads/*",
         ],
         time_limit=time_limit,
-        what=f"git fetch {redact_url(repo)}",
+        what=f"git fetch {shown(repo)}",
+        mask=shown,
     )
 
 
