@@ -21,6 +21,7 @@ from relman.config import Environment, HealthCheck, Host, Policy, RelmanConfig, 
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
 from relman.services.releases import utcnow
+from relman.store.deployments import DeploymentStore
 from relman.web.signin import SESSION_COOKIE, SignIn
 from tests.conftest import make_settings
 from tests.support.pipeline import CI, new_release, walk_to_manual_testing, write_config
@@ -245,8 +246,37 @@ async def test_unknown_release_is_a_404_page(
         page = await web.get(path)
         assert page.status_code == 404, path
         assert "<html" in page.text
-    evidence = await web.get("/releases/1/deploys/1/evidence/../../../etc/passwd")
-    assert evidence.status_code == 404
+
+
+async def test_evidence_paths_stay_inside_the_deploys_folder(
+    web: httpx.AsyncClient, web_container: Container, tmp_path: Path
+) -> None:
+    release_id = await in_manual_testing(web_container)
+    folder = tmp_path / "evidence" / "hello" / "stage" / "v1.0.0-1"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "evidence" / "secret.txt").write_text("not evidence", encoding="utf-8")
+    store = DeploymentStore(web_container.engine)
+    at = utcnow()
+    deployment = await store.start(
+        release_id=release_id,
+        service="hello",
+        environment="stage",
+        tag="v1.0.0",
+        kind="deploy",
+        actor="relman",
+        hosts=["box"],
+        at=at,
+    )
+    await store.finish(deployment, ok=True, at=at, evidence_path=str(folder))
+    await sign_in(web, web_container, QA)
+    base = f"/releases/{release_id}/deploys/{deployment}/evidence"
+    assert (await web.get(f"{base}/summary.json")).content == b"{}"
+    # encoded, so the client does not resolve the dots itself and the route gets them
+    for name in ("%2e%2e/%2e%2e/%2e%2e/secret.txt", "..%2f..%2f..%2fsecret.txt", "%2fetc%2fpasswd"):
+        refused = await web.get(f"{base}/{name}")
+        assert refused.status_code == 404, name
+        assert "has no evidence file" in refused.text and "not evidence" not in refused.text
 
 
 async def test_language_follows_accept_language(
@@ -281,6 +311,24 @@ async def test_releases_filters_and_cursor_pages(
     assert "v1.0.1<" not in failed.text
     bad = await web.get("/", params={"cursor": "forged"})
     assert bad.status_code == 422
+
+
+async def test_bad_filters_and_forms_are_4xx_pages_naming_the_field(
+    web: httpx.AsyncClient, web_container: Container
+) -> None:
+    release_id = await in_manual_testing(web_container)
+    csrf = await sign_in(web, web_container, QA)
+    for params, field in (({"group": "bogus"}, "group"), ({"status": "bogus"}, "status")):
+        page = await web.get("/", params={**params, "service": "hello"})
+        assert page.status_code == 422, params
+        assert f"{field}: unknown {field} " in page.text.replace("&#39;", "'"), params
+    # more form fields than a form of ours has: refused, not a server error
+    crowded = {f"f{n}": "1" for n in range(30)}
+    approve = await web.post(f"/releases/{release_id}/approve", data={"csrf": csrf, **crowded})
+    assert approve.status_code == 422 and "form: at most 20 fields" in approve.text
+    login = await web.post("/login", data=crowded)
+    assert login.status_code == 422 and "form: at most 20 fields" in login.text
+    assert (await web_container.releases.get(release_id)).status is ReleaseStatus.MANUAL_TESTING
 
 
 async def test_api_docs_are_served_offline(web: httpx.AsyncClient) -> None:

@@ -13,7 +13,7 @@ session's CSRF token.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,14 @@ from relman.bot import cards
 from relman.bot.texts import Texts
 from relman.domain.errors import (
     Conflict,
+    InvalidInput,
     NotFound,
     RelmanError,
     Unauthenticated,
 )
 from relman.domain.policy import Actor
 from relman.domain.release import MAX_RELEASE_ID, Source
-from relman.domain.status import FAILED, GROUPS, SUCCESSFUL, ReleaseStatus
+from relman.domain.status import FAILED, SUCCESSFUL, ReleaseStatus
 from relman.services.pipeline import ProductionMoved
 from relman.web.service import Dashboard, Filters
 from relman.web.signin import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SESSION_TTL, Session, SignIn
@@ -62,6 +63,7 @@ _SECURITY_HEADERS = {
 }
 _DONE = {"approved": "done_approved", "rejected": "done_rejected", "rollback": "done_rollback"}
 MAX_FORM_FIELD = 2000
+MAX_FORM_FIELDS = 20
 
 
 def _environment() -> Environment:
@@ -196,14 +198,28 @@ class Web:
 
 async def read_form(request: Request) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body as its first value per field (each cut
-    to 2000 characters)."""
+    to 2000 characters). Raises :class:`InvalidInput` for more than 20 fields."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    parsed = parse_qs(body, keep_blank_values=True, max_num_fields=20)
+    try:
+        parsed = parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise InvalidInput("form", f"at most {MAX_FORM_FIELDS} fields") from None
     return {key: values[0][:MAX_FORM_FIELD] for key, values in parsed.items() if values}
 
 
 def _actor(session: Session) -> Actor:
     return Actor(session.identity, name=session.name)
+
+
+def _status(raw: str) -> ReleaseStatus | None:
+    """The ``status`` filter: empty for all, else one of the statuses."""
+    if not raw:
+        return None
+    try:
+        return ReleaseStatus(raw)
+    except ValueError:
+        known = ", ".join(s.value for s in ReleaseStatus)
+        raise InvalidInput("status", f"unknown status {raw[:40]!r}; use one of {known}") from None
 
 
 def _release_id(raw: str) -> int | None:
@@ -224,7 +240,10 @@ def build_web_router(web: Web) -> APIRouter:
         session = web.session(request)
         if session is None:
             return web.signin_page(request)
-        form = await read_form(request)
+        try:
+            form = await read_form(request)
+        except InvalidInput as exc:
+            return web.error_page(request, session, exc)
         given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
         if not web.signin.csrf_ok(session, given):
             log.warning("refused a web POST to %s without a valid CSRF token", request.url.path)
@@ -247,11 +266,11 @@ def build_web_router(web: Web) -> APIRouter:
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        form = await read_form(request)
         try:
+            form = await read_form(request)
             session = await web.signin.redeem(form.get("token", ""), now=web.now())
-        except Unauthenticated as exc:
-            return web.signin_page(request, error=exc.message)
+        except RelmanError as exc:
+            return web.signin_page(request, status=status_for(exc), error=exc.message)
         log.info("web sign-in: %s", session.identity)
         response = RedirectResponse(web.url("/"), status_code=303)
         response.set_cookie(
@@ -292,14 +311,11 @@ def build_web_router(web: Web) -> APIRouter:
             return web.signin_page(request, status=200 if signed_out else 401)
         try:
             filters = Filters(
-                group=group if group in GROUPS else None,
+                group=group or None,
                 service=service.strip()[:200] or None,
-                status=ReleaseStatus(status) if status else None,
+                status=_status(status),
                 cursor=cursor[:100] or None,
             )
-        except ValueError:
-            filters = Filters(group=group if group in GROUPS else None)
-        try:
             view = await dash.releases(filters)
         except RelmanError as exc:
             return web.error_page(request, session, exc)
@@ -378,23 +394,14 @@ def build_web_router(web: Web) -> APIRouter:
             message = f"{t['moved']} {detail}"
         return await _release(request, session, raw_id, error=message, status=status_for(exc))
 
-    @router.post("/releases/{release_id}/approve")
-    async def approve(request: Request, release_id: str) -> Response:
-        checked = await guarded_post(request)
-        if isinstance(checked, HTMLResponse):
-            return checked
-        session, _form = checked
-        rid = _release_id(release_id)
-        if rid is None:
-            return web.error_page(request, session, NotFound(f"release {release_id} not found"))
-        try:
-            await web.container.pipeline.approve(rid, actor=_actor(session), source=Source.WEB)
-        except RelmanError as exc:
-            return await _decided(request, session, release_id, exc)
-        return RedirectResponse(web.url(f"/releases/{rid}", done="approved"), status_code=303)
-
-    @router.post("/releases/{release_id}/reject")
-    async def reject(request: Request, release_id: str) -> Response:
+    async def _decide(
+        request: Request,
+        release_id: str,
+        done: str,
+        decide: Callable[[int, Actor, dict[str, str]], Awaitable[object]],
+    ) -> Response:
+        """A QA decision's POST: checked (session, CSRF), ``decide`` called with the
+        release id, the person and the form, then the release page."""
         checked = await guarded_post(request)
         if isinstance(checked, HTMLResponse):
             return checked
@@ -403,15 +410,32 @@ def build_web_router(web: Web) -> APIRouter:
         if rid is None:
             return web.error_page(request, session, NotFound(f"release {release_id} not found"))
         try:
-            await web.container.pipeline.reject(
-                rid,
-                actor=_actor(session),
-                source=Source.WEB,
-                reason=form.get("reason", "").strip(),
-            )
+            await decide(rid, _actor(session), form)
         except RelmanError as exc:
             return await _decided(request, session, release_id, exc)
-        return RedirectResponse(web.url(f"/releases/{rid}", done="rejected"), status_code=303)
+        return RedirectResponse(web.url(f"/releases/{rid}", done=done), status_code=303)
+
+    @router.post("/releases/{release_id}/approve")
+    async def approve(request: Request, release_id: str) -> Response:
+        pipeline = web.container.pipeline
+        return await _decide(
+            request,
+            release_id,
+            "approved",
+            lambda rid, actor, _form: pipeline.approve(rid, actor=actor, source=Source.WEB),
+        )
+
+    @router.post("/releases/{release_id}/reject")
+    async def reject(request: Request, release_id: str) -> Response:
+        pipeline = web.container.pipeline
+        return await _decide(
+            request,
+            release_id,
+            "rejected",
+            lambda rid, actor, form: pipeline.reject(
+                rid, actor=actor, source=Source.WEB, reason=form.get("reason", "")
+            ),
+        )
 
     @router.get("/services/{service}/rollback")
     async def rollback_confirm(request: Request, service: str, to_tag: str = "") -> Response:
