@@ -231,6 +231,8 @@ async def test_dashboard_in_chromium(stack: tuple[Container, LiveServer, int]) -
         boris_ctx = await browser.new_context(locale="en-US", viewport=LAPTOP)
         boris = await boris_ctx.new_page()
         await sign_in(boris, link(container, server, RELEASER, "Boris"))
+        await boris.goto(f"{server.url}/releases/{first.id}")
+        assert await boris.locator("#rollback").count() == 1  # v1.0.0 may be gone back to
         await boris.goto(f"{server.url}/decisions")
         await boris.select_option("select[name=to_tag]", "v1.0.0")
         await boris.click("text=⏪ Roll back")
@@ -247,6 +249,11 @@ async def test_dashboard_in_chromium(stack: tuple[Container, LiveServer, int]) -
         rolled = await container.releases.get(second.id)
         assert rolled.status is S.ROLLBACK_DONE
         assert any(e.source is Source.WEB and e.to_status is S.ROLLBACK for e in rolled.events)
+        # What production was rolled back from is not offered again (the bot's choice too).
+        assert await boris.locator("#rollback").count() == 0
+        await boris.goto(f"{server.url}/services/hello/rollback")
+        assert await boris.locator("#to-tag").count() == 0
+        assert await boris.locator("#confirm-rollback").count() == 0
 
         # Evidence: a file downloads and its SHA-256 is the one shown.
         await boris.goto(f"{server.url}/releases/{first.id}")

@@ -38,6 +38,8 @@ log = logging.getLogger("relman.web")
 S = ReleaseStatus
 PRODUCTION = "production"
 PAGE_SIZE = 50
+#: How many earlier releases the rollback choice offers (the bot's picker offers 5).
+ROLLBACK_CHOICES = 20
 #: How long the releases page trusts what it last learnt runs in production (seconds):
 #: finding it costs a few queries per service, and the marker is only a display.
 LIVE_TTL = 1.0
@@ -171,7 +173,8 @@ class ServiceState:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A tag production may go back to: it ran healthy there, last at ``deployed_at``."""
+    """A release production may go back to (:meth:`PipelineService.rollback_targets`, the
+    bot's choice too): its tag, and when it reached ``deployed``."""
 
     tag: str
     deployed_at: datetime | None
@@ -256,14 +259,9 @@ class Dashboard:
         deploys = [self._deploy_view(d) for d in timeline.deployments]
         in_testing = release.status is S.MANUAL_TESTING
         can_rollback_to = (
-            release.service_name in self._c.config.services
-            and current is not None
-            and current.release_tag != release.release_tag
-            and any(
-                d.deployment.environment == PRODUCTION and d.deployment.status == "succeeded"
-                for d in deploys
-            )
+            current is not None
             and self.may(actor, Action.ROLLBACK, current)
+            and any(r.id == release.id for r in await self._rollback_targets(release.service_name))
         )
         return ReleaseView(
             release=release,
@@ -317,21 +315,17 @@ class Dashboard:
         self, service: str, to_tag: str | None, actor: Actor
     ) -> RollbackView:
         """What rolling ``service``'s production back to ``to_tag`` would do (the facts of
-        the bot's "⚠️ Подтверждение отката"). Raises :class:`InvalidInput` for a service
-        that is not configured."""
-        history = await self._c.deploys.history(service, PRODUCTION)
+        the bot's "⚠️ Подтверждение отката"): the tags offered are the bot's
+        (:meth:`PipelineService.rollback_targets`). Raises :class:`InvalidInput` for a
+        service that is not configured."""
+        self._c.deploys.target(service, PRODUCTION)
         current = await self._c.pipeline.current_deployed(service)
-        production_tag = next(
-            (d.tag for d in history if d.status == "succeeded"),
-            current.release_tag if current else "",
-        )
-        seen: dict[str, Candidate] = {}
-        for d in history:
-            if d.status == "succeeded" and d.tag != production_tag and d.tag not in seen:
-                seen[d.tag] = Candidate(d.tag, d.finished_at)
-        candidates = list(seen.values())
-        chosen = seen.get(to_tag) if to_tag else None
+        candidates = [
+            Candidate(r.release_tag, r.completed_at) for r in await self._rollback_targets(service)
+        ]
+        chosen = next((c for c in candidates if c.tag == to_tag), None) if to_tag else None
         allowed = current is not None and self.may(actor, Action.ROLLBACK, current)
+        production_tag = current.release_tag if current else ""
         return RollbackView(service, current, production_tag, chosen, candidates, allowed)
 
     # --- deploy logs and evidence -------------------------------------------------------
@@ -387,6 +381,9 @@ class Dashboard:
         raise NotFound(f"deploy {deployment_id} has no evidence file {name}")
 
     # --- helpers ----------------------------------------------------------------------
+
+    async def _rollback_targets(self, service: str) -> list[Release]:
+        return await self._c.pipeline.rollback_targets(service, limit=ROLLBACK_CHOICES)
 
     async def _live(self, services: Iterable[str]) -> frozenset[int]:
         """The ids of the releases now in production of ``services`` (each looked up at
