@@ -36,6 +36,7 @@ from relman.api.schemas import (
 )
 from relman.bootstrap import Container
 from relman.bot.webhook import build_webhook_router
+from relman.domain.dora import MAX_WINDOW_DAYS
 from relman.domain.errors import PermissionDenied, StoreUnavailable
 from relman.domain.policy import Actor, identity
 from relman.domain.release import MAX_RELEASE_ID, Source
@@ -57,6 +58,10 @@ ReleaseId = Annotated[int, Path(ge=1, le=MAX_RELEASE_ID)]
 Identifier = AfterValidator(check_identifier)
 #: A service name in a path.
 ServiceName = Annotated[str, Path(max_length=200), Identifier]
+#: A service name filtering a list (``?service=``).
+ServiceFilter = Annotated[str | None, Query(max_length=200), Identifier]
+#: How many items a list answer holds at most (``?limit=``).
+PageLimit = Annotated[int, Query(ge=1, le=200)]
 
 
 def _container(request: Request) -> Container:
@@ -142,10 +147,10 @@ def build_router(prefix: str) -> APIRouter:
     @router.get("/releases", response_model=ReleaseList)
     async def list_releases(
         request: Request,
-        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
+        service: ServiceFilter = None,
         status: ReleaseStatus | None = None,
         group: Annotated[str | None, Query(pattern="^(active|successful|failed)$")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        limit: PageLimit = 50,
         cursor: Annotated[str | None, Query(max_length=100), Identifier] = None,
     ) -> ReleaseList:
         page = await _container(request).releases.list(
@@ -186,8 +191,8 @@ def build_router(prefix: str) -> APIRouter:
     @router.get("/dora", response_model=DoraOut)
     async def dora(
         request: Request,
-        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
-        days: Annotated[int, Query(ge=1, le=3650)] = 30,
+        service: ServiceFilter = None,
+        days: Annotated[int, Query(ge=1, le=MAX_WINDOW_DAYS)] = 30,
     ) -> DoraOut:
         """DORA's four keys over the ``days`` ending now (issue 14), for ``service`` or
         every service, with their bands and by ISO week."""
@@ -196,9 +201,9 @@ def build_router(prefix: str) -> APIRouter:
     @router.get("/incidents", response_model=IncidentList)
     async def list_incidents(
         request: Request,
-        service: Annotated[str | None, Query(max_length=200), Identifier] = None,
+        service: ServiceFilter = None,
         status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        limit: PageLimit = 50,
     ) -> IncidentList:
         found = await _container(request).incidents.find(
             service=service, status=status, limit=limit

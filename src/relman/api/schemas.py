@@ -20,17 +20,29 @@ if TYPE_CHECKING:
 # Seed 003 stores these as TEXT; the limits keep one request from filling the table.
 _Name = Field(min_length=1, max_length=200)
 _Text = Field(max_length=2000)
+#: An incident's note or resolution (free text, in its table's ``_free_text``).
+_LongText = Field(min_length=1, max_length=4000)
+
+
+def _check_text(value: str, *, free_text: bool = False, not_blank: bool = False) -> str:
+    """``value`` if it passes its rule (:mod:`relman.domain.text`; ``not_blank``: it must
+    hold something besides white space), else a validation error whose message is the
+    problem as it is, without pydantic's ``Value error, `` (so a query parameter and a
+    body field are refused in the same words)."""
+    problem = text_problem(value, free_text=free_text)
+    if problem is None and not_blank and not value.strip():
+        problem = "must not be empty or white space only"
+    if problem is not None:
+        raise PydanticCustomError("forbidden_text", problem)
+    return value
 
 
 def check_identifier(value: str | None) -> str | None:
     """``value`` if it may be an identifier (issue 15 item 4: no control, format or
     separator character — :mod:`relman.domain.text`); for path and query parameters
-    (``None``: the parameter was not given). Raises :class:`ValueError` naming the
-    character and its position."""
-    problem = None if value is None else text_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
+    (``None``: the parameter was not given). Refuses it naming the character and its
+    position."""
+    return None if value is None else _check_text(value)
 
 
 class _Strict(BaseModel):
@@ -52,13 +64,11 @@ class _Strict(BaseModel):
     def _visible_text(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
-        problem = text_problem(value, free_text=info.field_name in cls._free_text)
-        if problem is None and info.field_name in cls._not_blank and not value.strip():
-            problem = "must not be empty or white space only"
-        if problem is not None:
-            # A custom error: the message as it is, without pydantic's "Value error, ".
-            raise PydanticCustomError("forbidden_text", problem)
-        return value
+        return _check_text(
+            value,
+            free_text=info.field_name in cls._free_text,
+            not_blank=info.field_name in cls._not_blank,
+        )
 
 
 class CreateRelease(_Strict):
@@ -407,7 +417,7 @@ class IncidentNote(_Strict):
     _free_text: ClassVar[frozenset[str]] = frozenset({"text"})
 
     actor: str = _Actor
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = _LongText
     kind: Literal["note", "impact", "postmortem"] = "note"
 
 
@@ -417,4 +427,4 @@ class IncidentClose(_Strict):
     _free_text: ClassVar[frozenset[str]] = frozenset({"resolution"})
 
     actor: str = _Actor
-    resolution: str = Field(min_length=1, max_length=4000)
+    resolution: str = _LongText

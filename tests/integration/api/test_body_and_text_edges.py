@@ -211,3 +211,79 @@ async def test_decisions_refuse_invisible_actors_and_control_characters_in_reaso
         assert response.status_code == 422, (query, response.text)
         assert response.json()["field"] == field, response.text
     assert await row_counts(container) == before
+
+
+# --- query and path parameters: the same words as a body field, for every route ----------
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field", "message"),
+    [
+        ("GET", "/releases?service=hel%00lo", "service", "U+0000 (NUL) at character 4"),
+        ("GET", "/releases?cursor=%E2%80%8B", "cursor", "U+200B (ZERO WIDTH SPACE)"),
+        ("GET", "/dora?service=hel%00lo", "service", "U+0000 (NUL) at character 4"),
+        ("GET", "/incidents?service=%0Bx", "service", "U+000B (VT) at character 1"),
+        ("POST", "/services/hel%00lo/rollback", "service", "U+0000 (NUL) at character 4"),
+    ],
+)
+async def test_a_control_character_in_a_parameter_is_refused_in_plain_words(
+    api: httpx.AsyncClient, method: str, url: str, field: str, message: str
+) -> None:
+    body = {"actor": "gh:oleg", "to_tag": "v1.0.0"} if method == "POST" else None
+    response = await api.request(method, PREFIX + url, json=body, headers=OPERATOR)
+    assert response.status_code == 422, response.text
+    data = response.json()
+    assert data["field"] == field, data
+    # As a body field says it (no "Value error, " from pydantic in between).
+    assert data["message"].startswith(f"{field}: must not contain the "), data
+    assert message in data["message"], data
+    assert data["problems"] == [{"field": field, "message": data["message"][len(field) + 2 :]}]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/dora?days=abc", "days"),
+        ("/dora?days=0", "days"),
+        ("/dora?days=-3", "days"),
+        ("/dora?days=1.5", "days"),
+        ("/dora?days=3651", "days"),
+        ("/dora?days=" + "9" * 40, "days"),
+        ("/dora?service=" + "s" * 201, "service"),
+        ("/incidents?status=closed", "status"),
+        ("/incidents?limit=0", "limit"),
+        ("/incidents?limit=abc", "limit"),
+        ("/incidents/0", "incident_id"),
+        ("/incidents/-1", "incident_id"),
+        ("/incidents/abc", "incident_id"),
+        ("/incidents/" + "9" * 30, "incident_id"),
+    ],
+)
+async def test_analytics_and_incident_parameters_are_422_naming_the_field(
+    api: httpx.AsyncClient, url: str, field: str
+) -> None:
+    response = await api.get(PREFIX + url)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field, response.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "field"),
+    [
+        (b"[1, 2]", "application/json", "body"),
+        (b"actor=tg:77&text=x", "application/x-www-form-urlencoded", "body"),
+        (b'{"actor": "tg:77", "text": "x"}', "text/plain", "body"),
+        (b'{"actor": "tg:77", "text": "x", "extra": 1}', "application/json", "extra"),
+        (b'{"actor": "tg:77", "text": "x", "kind": "other"}', "application/json", "kind"),
+        (b'{"actor": "tg:77", "text": "a\\u0000b"}', "application/json", "text"),
+        (b'{"actor": "tg:77", "text": 5}', "application/json", "text"),
+        (b'{"actor": "tg:77", "text": "' + b"x" * 4001 + b'"}', "application/json", "text"),
+    ],
+)
+async def test_an_incident_note_of_the_wrong_shape_is_422_naming_the_field(
+    api: httpx.AsyncClient, raw: bytes, content_type: str, field: str
+) -> None:
+    headers = {**OPERATOR, "content-type": content_type}
+    response = await api.post(f"{PREFIX}/incidents/1/note", content=raw, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field, response.text
