@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from relman.domain.errors import IllegalTransition, InvalidInput
-from relman.domain.release import Release, Source
+from relman.domain.release import MAX_RELEASE_ID, Release, Source
 from relman.domain.status import GROUPS, ReleaseStatus
 from relman.domain.version import parse_release_tag
 from relman.store.releases import ReleaseStore, StaleRelease
@@ -163,8 +163,11 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "r" or not value.isdigit():
+        if kind != "r" or not (value.isascii() and value.isdigit()):
             raise ValueError
-        return int(value)
+        last_id = int(value)
+        if not 1 <= last_id <= MAX_RELEASE_ID:  # the database's id range: else an overflow
+            raise ValueError
+        return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor", "not a cursor returned by this API") from None
