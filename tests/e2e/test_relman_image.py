@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from tests.support.databases import PG_DEFAULT, PostgresServer, skip_or_fail
-from tests.support.ssh_fixtures import running_in_ci
+from tests.support.docker import docker, require_docker
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Kept between runs (debootstrap takes a minute or more); relman's image is not.
@@ -46,39 +46,10 @@ QA = "tg:4242"
 Run = subprocess.CompletedProcess[str]
 
 
-def docker(*args: str, timeout: float = 120, check: bool = True) -> Run:
-    """``docker ARGS…`` (argv, no shell); a failure is an assertion with docker's message."""
-    done = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-40:])
-        raise AssertionError(f"docker {' '.join(args[:2])} failed ({done.returncode}):\n{tail}")
-    return done
-
-
-def docker_unavailable_reason() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker command (run .ci/docker.sh)"
-    try:
-        if docker("version", "--format", "{{.Server.Version}}", timeout=30, check=False).returncode:
-            return "`docker version` gets no answer from an engine (run .ci/docker.sh)"
-        if docker("compose", "version", timeout=30, check=False).returncode:
-            return "no Docker Compose v2 plugin (run .ci/docker.sh)"
-    except subprocess.TimeoutExpired:
-        return "the Docker engine does not answer within 30 s"
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
-def require_docker() -> None:
+def docker_engine() -> None:
     # In a fixture, not at import: a failing import would stop the whole CI session.
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if running_in_ci():
-        pytest.fail(f"Docker tests are required under CI=true, but: {reason}", pytrace=False)
-    pytest.skip(f"Docker tests need a Docker engine: {reason}")
+    require_docker(sample=False)
 
 
 # --- the machine's apt mirror and pip settings, handed to the builds ---------------------

@@ -30,25 +30,35 @@ TIMEOUT = 300.0  # seconds for one docker command
 _IDENTITY = ("-c", "user.name=relman test", "-c", "user.email=test@relman.invalid")
 
 
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``docker ARGS…`` (argv, no shell), output captured."""
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=TIMEOUT
+def docker(
+    *args: str, timeout: float = TIMEOUT, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``docker ARGS…`` (argv, no shell), output captured, ``timeout`` seconds; with
+    ``check`` a failure is an assertion quoting docker's last 40 lines."""
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+    if check and done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-40:])
+        raise AssertionError(f"docker {' '.join(args[:2])} failed ({done.returncode}):\n{tail}")
+    return done
 
 
-def docker_unavailable_reason() -> str | None:
-    """Why the compose tests cannot run here, or ``None`` when an engine and Compose v2
-    answer and the static busybox is installed."""
+def docker_unavailable_reason(*, sample: bool = True) -> str | None:
+    """Why the Docker tests cannot run here, or ``None`` when an engine and Compose v2
+    answer — and, with ``sample``, the static busybox and docker-registry the compose
+    sample's tests need are installed."""
     if shutil.which("docker") is None:
         return "no docker command (run .ci/docker.sh)"
     try:
-        if docker("version", "--format", "{{.Server.Version}}", check=False).returncode:
+        if docker("version", "--format", "{{.Server.Version}}", timeout=30, check=False).returncode:
             return "no Docker engine answers (run .ci/docker.sh)"
-        if docker("compose", "version", check=False).returncode:
+        if docker("compose", "version", timeout=30, check=False).returncode:
             return "no Docker Compose v2 plugin (run .ci/docker.sh)"
     except subprocess.TimeoutExpired:
-        return "the Docker engine does not answer"
+        return "the Docker engine does not answer within 30 s"
+    if not sample:
+        return None
     if not BUSYBOX.is_file():
         return "no static busybox at /usr/bin/busybox (apt-get install busybox-static)"
     if shutil.which("docker-registry") is None:
@@ -56,9 +66,9 @@ def docker_unavailable_reason() -> str | None:
     return None
 
 
-def require_docker() -> None:
+def require_docker(*, sample: bool = True) -> None:
     """Return if Docker can run; else skip (fail under CI=true, which must run them)."""
-    reason = docker_unavailable_reason()
+    reason = docker_unavailable_reason(sample=sample)
     if reason is None:
         return
     if running_in_ci():

@@ -820,8 +820,8 @@ _PRUNE_SCRIPT = (
     "docker image ls --format '{{.Tag}}' \"$repo\" | while read -r tag; do\n"
     "  keep=no\n"
     '  for k in "$@"; do [ "$tag" = "$k" ] && keep=yes; done\n'
-    '  [ "$keep" = yes ] || [ "$tag" = "<none>" ] || '
-    'docker image rm "$repo:$tag" >/dev/null 2>&1 && echo "removed $repo:$tag"\n'
+    '  [ "$keep" = yes ] || [ "$tag" = "<none>" ] && continue\n'
+    '  if docker image rm "$repo:$tag" >/dev/null 2>&1; then echo "removed $repo:$tag"; fi\n'
     "done\n"
     "exit 0"
 )

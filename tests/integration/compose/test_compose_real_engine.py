@@ -120,6 +120,12 @@ async def test_compose_deploy_upgrade_broken_tag_rollback_and_pruning(
         assert await _versions(compose) == [tag[1:]] * 2
     # keep_images = 1: after v1.1.0 turned healthy, v1.0.0's image is gone
     assert image_tags(compose.image_repo) == {"v1.1.0"}
+    # (both "hosts" share this engine: whichever pruned first removed it)
+    evidence = outcome.result.evidence_dir
+    assert evidence is not None
+    pruned = "".join((evidence / h / "step_prune_images.log").read_text() for h in compose.hosts)
+    assert f"removed {compose.image_repo}:v1.0.0" in pruned
+    assert f"removed {compose.image_repo}:v1.1.0" not in pruned  # kept, and not said otherwise
     # -p with the normalized project name, on every compose command
     running = docker("ps", "--format", '{{.Label "com.docker.compose.project"}}').stdout
     assert set(compose.projects()) <= set(running.split())
