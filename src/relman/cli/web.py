@@ -18,20 +18,21 @@ app.add_typer(web_app, name="web")
 def login_link(
     base_url: Annotated[
         str | None,
-        typer.Option(help="The dashboard's address (default: where relman serve listens)."),
+        typer.Option(
+            help="The dashboard's http(s) address, as RELMAN_PUBLIC_URL "
+            "(default: that, else where relman serve listens)."
+        ),
     ] = None,
 ) -> None:
     """Print a link that signs you in to the dashboard as cli:$RELMAN_ACTOR (or cli:<OS
     user>). It works once, for 5 minutes."""
     from datetime import UTC, datetime
 
+    from relman.cli._common import refusals
     from relman.config import load_settings
-    from relman.web.signin import login_link as make_link
     from relman.web.signin import settings_link
 
-    settings = load_settings()
-    now = datetime.now(UTC)
-    if base_url:
-        typer.echo(make_link(settings.require_secret(), base_url, cli_actor(), now=now))
-    else:
-        typer.echo(settings_link(settings, cli_actor(), now=now))
+    with refusals():
+        # checked like RELMAN_PUBLIC_URL: an http(s) URL, never javascript: or a bare word
+        settings = load_settings(**({"public_url": base_url} if base_url else {}))
+        typer.echo(settings_link(settings, cli_actor(), now=datetime.now(UTC)))
