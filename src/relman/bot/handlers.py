@@ -421,12 +421,11 @@ def build_router() -> Router:
         await query.answer()
         async with after_answer(query, texts):
             preview = await bot_ctx.container.pipeline.rollback_preview(press.release_id)
-            current = preview.current
-            if current is not None and current.release_tag == preview.chosen.release_tag:
+            if preview.picks:
                 # The live release itself: choose which earlier version (issue 16 item 3).
                 screen = cards.picker_screen(
                     bot_ctx.view(texts),
-                    current,
+                    preview.chosen,
                     preview.targets,
                     lst=press.lst,
                     position=press.position,
@@ -436,7 +435,7 @@ def build_router() -> Router:
                 screen = cards.confirm_screen(
                     bot_ctx.view(texts),
                     preview.chosen,
-                    current,
+                    preview.current,
                     lst=press.lst,
                     position=press.position,
                     more=press.more,

@@ -159,6 +159,16 @@ class RollbackPreview:
     current: Release | None
     targets: list[Release] = field(default_factory=list)
 
+    @property
+    def picks(self) -> bool:
+        """Whether ``chosen`` is the release in production: then the rollback is to one
+        of ``targets`` (to be chosen), not to ``chosen``'s own tag."""
+        return _is_live(self.chosen, self.current)
+
+
+def _is_live(chosen: Release, current: Release | None) -> bool:
+    return current is not None and current.release_tag == chosen.release_tag
+
 
 @dataclass(frozen=True, slots=True)
 class Browse:
@@ -291,10 +301,7 @@ class PipelineService:
         ``[policy] require_reject_reason`` is on (the default, issue 16: the developer must
         learn why)."""
         reason = reason.strip()
-        release = await self._releases.get(release_id)
-        await self._authorize(release, actor, Action.REJECT, S.MANUAL_TEST_FAILED, source)
-        if release.status is not S.MANUAL_TESTING:
-            raise AlreadyDecided(release)
+        release = await self.check_reject(release_id, actor=actor, source=source)
         if not reason and self._config.policy.require_reject_reason:
             raise InvalidInput("reason", "say why the release failed testing")
         note = f"rejected: {reason}" if reason else "rejected"
@@ -304,8 +311,9 @@ class PipelineService:
 
     async def check_reject(self, release_id: int, *, actor: Actor, source: Source) -> Release:
         """Whether ``actor`` may reject the release now, before they are asked why (the
-        bot's ❌ Отклонить, issue 16): the release, else raises like :meth:`reject` (a
-        refusal of the policy is audited). Changes nothing."""
+        bot's ❌ Отклонить, issue 16) — :meth:`reject` checks the same first: the release,
+        else raises like :meth:`approve` (a refusal of the policy is audited). Changes
+        nothing."""
         release = await self._releases.get(release_id)
         await self._authorize(release, actor, Action.REJECT, S.MANUAL_TEST_FAILED, source)
         if release.status is not S.MANUAL_TESTING:
@@ -369,7 +377,7 @@ class PipelineService:
         chosen = await self._releases.get(to_release_id)
         current = await self.current_deployed(chosen.service_name)
         targets: list[Release] = []
-        if current is not None and current.release_tag == chosen.release_tag:
+        if _is_live(chosen, current):
             targets = await self.rollback_targets(chosen.service_name)
         return RollbackPreview(chosen, current, targets)
 
@@ -532,9 +540,7 @@ class PipelineService:
             note=note,
             rollback_to_tag=rollback_to_tag,
         )
-        if self._incidents is not None:
-            await self._incidents.on_transition(release)
-        await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
+        await self._moved(release)
         await self._notify(release, detail=note)
         return release
 
@@ -790,11 +796,16 @@ class PipelineService:
             await self._store.save_transition(release, event, expected=expected, job=job)
         except StaleRelease:
             raise AlreadyDecided(await self._releases.get(_id(release))) from None
-        if self._incidents is not None:  # production failures open incidents
-            await self._incidents.on_transition(release)
-        # Whatever moved it, the messages that show the release follow (issue 16).
-        await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
+        await self._moved(release)
         return release
+
+    async def _moved(self, release: Release) -> None:
+        """After every status change saved, whoever made it: the incidents hear of it
+        (production failures open them), and the messages that show the release follow
+        (``CHANGED``, issue 16)."""
+        if self._incidents is not None:
+            await self._incidents.on_transition(release)
+        await self._notifier.notify(Notice(NoticeKind.CHANGED, release))
 
     async def _authorize(
         self,
