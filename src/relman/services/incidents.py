@@ -36,6 +36,7 @@ log = logging.getLogger("relman.incidents")
 
 PRODUCTION = "production"
 NoteKind = Literal["note", "impact", "postmortem"]
+NOTE_KINDS: tuple[NoteKind, ...] = ("note", "impact", "postmortem")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +196,12 @@ class IncidentService:
     ) -> IncidentView:
         """Add a note, or set the impact or the postmortem, as ``actor`` (role
         ``releaser`` or ``admin``); the Markdown is written again. Raises
-        :class:`PermissionDenied`, :class:`InvalidInput` (``text``: empty or with a
-        control character), :class:`IncidentNotFound`."""
+        :class:`PermissionDenied`, :class:`InvalidInput` (``kind`` not one of
+        :data:`NOTE_KINDS`; ``text``: empty or with a control character),
+        :class:`IncidentNotFound`."""
         authorize(self._roles, actor, Action.ROLLBACK)
+        if kind not in NOTE_KINDS:
+            raise InvalidInput("kind", f"must be note, impact or postmortem, not {kind!r}")
         text = _checked(text)
         incident = await self._store.annotate(
             incident_id, kind=kind, text=text, actor=actor.audit_name, at=self._clock()
@@ -206,24 +210,24 @@ class IncidentService:
 
     async def close(self, incident_id: int, resolution: str, *, actor: Actor) -> IncidentView:
         """Resolve an incident by hand with what restored service, as ``actor`` (role
-        ``releaser`` or ``admin``); the team is told. Raises like :meth:`note`."""
+        ``releaser`` or ``admin``); the team is told. Raises like :meth:`note`, and
+        :class:`IncidentAlreadyResolved` for an incident that is not open (its resolution
+        stays as it is)."""
         authorize(self._roles, actor, Action.ROLLBACK)
         resolution = _checked(resolution, field="resolution")
-        before = await self._store.get(incident_id)
         incident = await self._store.close(
             incident_id, resolution=resolution, actor=actor.audit_name, at=self._clock()
         )
         view = await self._write(incident)
-        if before.status == "open":
-            await self._notifier.notify(
-                Notice(
-                    NoticeKind.INCIDENT_RESOLVED,
-                    None,
-                    detail=f"INC-{incident.id} closed by {actor.id}: {resolution}",
-                    service=incident.service,
-                    ref=f"INC-{incident.id}",
-                )
+        await self._notifier.notify(
+            Notice(
+                NoticeKind.INCIDENT_RESOLVED,
+                None,
+                detail=f"INC-{incident.id} closed by {actor.id}: {resolution}",
+                service=incident.service,
+                ref=f"INC-{incident.id}",
             )
+        )
         return view
 
     # --- the record -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relman.domain.dora import Outage
-from relman.domain.errors import NotFound
+from relman.domain.errors import Conflict, NotFound
 from relman.domain.incident import Incident, IncidentEvent
 from relman.store.db import db_errors
 from relman.store.tables import incident_events, incidents
@@ -26,6 +26,18 @@ class IncidentNotFound(NotFound):
 
     def __init__(self, incident_id: int) -> None:
         super().__init__(f"incident {incident_id} not found", incident_id=incident_id)
+
+
+class IncidentAlreadyResolved(Conflict):
+    """Closing an incident that is resolved already (its resolution would be lost)."""
+
+    def __init__(self, incident: Incident) -> None:
+        when = f"{incident.resolved_at:%Y-%m-%d %H:%M} UTC " if incident.resolved_at else ""
+        super().__init__(
+            f"incident {incident.id} is already resolved ({when}by {incident.resolved_by}: "
+            f"{incident.resolution})",
+            incident_id=incident.id,
+        )
 
 
 class IncidentStore:
@@ -105,20 +117,22 @@ class IncidentStore:
                 if row is None:
                     return None
                 incident_id = row._mapping["id"]
-                await _resolve(conn, incident_id, resolution, actor, at, "resolved", release_id)
+                if not await _resolve(
+                    conn, incident_id, resolution, actor, at, "resolved", release_id
+                ):
+                    return None  # another writer resolved it between our read and update
         return await self.get(incident_id)
 
     async def close(
         self, incident_id: int, *, resolution: str, actor: str, at: datetime
     ) -> Incident:
-        """Resolve incident ``incident_id`` by hand. Raises :class:`IncidentNotFound`;
-        an incident already resolved is returned as it is."""
-        incident = await self.get(incident_id)
-        if incident.status == "resolved":
-            return incident
+        """Resolve incident ``incident_id`` by hand. Raises :class:`IncidentNotFound`,
+        :class:`IncidentAlreadyResolved` (also when another writer resolved it first)."""
         with db_errors():
             async with self._engine.begin() as conn:
-                await _resolve(conn, incident_id, resolution, actor, at, "closed", None)
+                resolved = await _resolve(conn, incident_id, resolution, actor, at, "closed", None)
+        if not resolved:
+            raise IncidentAlreadyResolved(await self.get(incident_id))
         return await self.get(incident_id)
 
     async def annotate(
@@ -205,10 +219,11 @@ async def _resolve(
     at: datetime,
     kind: str,
     release_id: int | None,
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Resolve the incident if it is open; False (nothing written) when it is not."""
+    result = await conn.execute(
         update(incidents)
-        .where(incidents.c.id == incident_id)
+        .where(and_(incidents.c.id == incident_id, incidents.c.status == "open"))
         .values(
             status="resolved",
             resolution=resolution,
@@ -217,7 +232,10 @@ async def _resolve(
             updated_at=at,
         )
     )
+    if not result.rowcount:
+        return False
     await _event(conn, incident_id, at, kind, actor, resolution, release_id)
+    return True
 
 
 async def _event(

@@ -13,74 +13,36 @@ import httpx
 import pytest
 
 from relman.api.app import create_app
-from relman.bootstrap import Container, build
-from relman.config import (
-    Environment,
-    HealthCheck,
-    Host,
-    Notifications,
-    Policy,
-    RelmanConfig,
-    Settings,
-)
+from relman.bootstrap import Container
+from relman.config import Settings
 from relman.demo.sample_repo import SampleRepo
+from relman.domain.errors import InvalidInput
 from relman.domain.policy import Actor
-from relman.domain.release import Release, Source
+from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus as S
+from relman.store.incidents import IncidentAlreadyResolved
 from tests.conftest import OPERATOR_SECRET, PREFIX, SECRET
 from tests.e2e.test_serve import relman
 from tests.support.hello import ServiceReaper
-from tests.support.pipeline import (
-    CI,
-    WebhookReceiver,
-    new_release,
-    walk_to_manual_testing,
-    write_config,
-)
-from tests.support.sshd import free_port
-from tests.support.targets import hello_service, served_version
-
-QA = Actor("tg:3")
+from tests.support.pipeline import WebhookReceiver
+from tests.support.production import local_production, ship
+from tests.support.targets import served_version
 
 
 @pytest.fixture
 async def pipeline(
     settings: Settings, sample_repo: SampleRepo, service_reaper: ServiceReaper, tmp_path: Path
 ) -> AsyncIterator[tuple[Container, WebhookReceiver, str]]:
-    root = tmp_path / "prod"
-    service_reaper.watch(root / "hello")
-    port = free_port("127.0.0.1")
-    health = HealthCheck(
-        url=f"http://{{address}}:{port}/health", attempts=60, interval=0.1, timeout=2.0
-    )
     with WebhookReceiver().running() as hook:
-        write_config(
-            settings.config_file,
-            RelmanConfig(
-                services={"hello": hello_service(sample_repo, port, health=health)},
-                hosts={"prod": Host(transport="local", root=str(root))},
-                environments={
-                    "stage": Environment(hosts=["prod"], executor="github"),
-                    "production": Environment(hosts=["prod"]),
-                },
-                policy=Policy(qa=["tg:3"], releaser=["gh:oleg", "cli:oncall"]),
-                notifications=Notifications(webhook_urls=[hook.url]),
-            ),
-        )
-        container = build(settings)
-        try:
-            yield container, hook, f"http://127.0.0.1:{port}/health"
-        finally:
-            await container.aclose()
-
-
-async def ship(c: Container, tag: str) -> Release:
-    release, _ = await c.pipeline.start_release(new_release(tag), actor=CI, source=Source.API)
-    release = await walk_to_manual_testing(c, release)
-    assert release.id is not None
-    await c.pipeline.approve(release.id, actor=QA, source=Source.BOT)
-    await c.worker().run_until_idle()
-    return await c.releases.get(release.id)
+        async with local_production(
+            settings,
+            sample_repo,
+            service_reaper,
+            tmp_path / "prod",
+            releasers=["gh:oleg", "cli:oncall"],
+            webhook_url=hook.url,
+        ) as (container, health_url):
+            yield container, hook, health_url
 
 
 async def test_a_broken_tag_opens_an_incident_the_rollback_resolves(
@@ -190,6 +152,13 @@ async def test_a_broken_tag_opens_an_incident_the_rollback_resolves(
     assert denied.returncode == 2 and "cli:intern may not" in denied.stderr
     missing = relman(["incident", "show", "7"], tmp_path, **env)
     assert missing.returncode == 2 and "incident 7 not found" in missing.stderr
+    again = ["incident", "close", "1", "--resolution", "restarted it"]
+    closed_twice = relman(again, tmp_path, RELMAN_ACTOR="oncall", **env)
+    assert closed_twice.returncode == 2, closed_twice.stdout
+    assert closed_twice.stderr.strip().splitlines() == [
+        f"error: incident 1 is already resolved ({incident.resolved_at:%Y-%m-%d %H:%M} UTC "
+        f"by system: {incident.resolution})"
+    ]
 
 
 async def test_a_requested_rollback_opens_an_incident_and_closing_by_hand(
@@ -210,6 +179,31 @@ async def test_a_requested_rollback_opens_an_incident_and_closing_by_hand(
     assert resolved.incident.status == "resolved"
     assert resolved.incident.resolved_by == "gh:oleg"  # who asked for what restored it
 
-    closed = await c.incidents.close(incident.id, "already resolved", actor=Actor("gh:oleg"))
-    assert closed.incident.resolution.endswith("to v1.0.0 is healthy")  # stays as it was
+    # closing it again is refused, and what restored service stays as it was
+    with pytest.raises(IncidentAlreadyResolved, match=r"to v1\.0\.0 is healthy"):
+        await c.incidents.close(incident.id, "restarted it", actor=Actor("gh:oleg"))
+    kept = (await c.incidents.show(incident.id)).incident
+    assert kept.resolution.endswith("to v1.0.0 is healthy") and kept.resolved_by == "gh:oleg"
     assert hook.kinds().count("incident_opened") == hook.kinds().count("incident_resolved") == 1
+    with pytest.raises(InvalidInput, match=r"^kind: must be note, impact or postmortem"):
+        await c.incidents.note(incident.id, "x", actor=Actor("gh:oleg"), kind="cause")  # type: ignore[arg-type]
+    assert [e.kind for e in kept.events] == [
+        e.kind for e in (await c.incidents.show(incident.id)).incident.events
+    ]  # nothing was written
+
+
+async def test_an_open_incident_closed_by_hand_stays_closed_by_hand(
+    pipeline: tuple[Container, WebhookReceiver, str],
+) -> None:
+    c, hook, _ = pipeline
+    await ship(c, "v1.0.0")
+    await ship(c, "v1.1.0")
+    await c.pipeline.request_rollback("hello", "v1.0.0", actor=Actor("gh:oleg"), source=Source.API)
+    [incident] = await c.incidents.find(status="open")
+    closed = await c.incidents.close(incident.id, "users moved off", actor=Actor("cli:oncall"))
+    assert closed.incident.status == "resolved" and closed.incident.resolution == "users moved off"
+    await c.worker().run_until_idle()  # the healthy rollback finds no open incident
+    kept = (await c.incidents.show(incident.id)).incident
+    assert (kept.resolution, kept.resolved_by) == ("users moved off", "cli:oncall")
+    assert [e.kind for e in kept.events] == ["detected", "closed"]
+    assert hook.kinds().count("incident_resolved") == 1
