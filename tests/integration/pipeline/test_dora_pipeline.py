@@ -18,20 +18,14 @@ import httpx
 import pytest
 
 from relman.api.app import create_app
-from relman.bootstrap import Container, build
-from relman.config import Environment, HealthCheck, Host, Policy, RelmanConfig, Settings
+from relman.bootstrap import Container
+from relman.config import Settings
 from relman.demo.sample_repo import SampleRepo
-from relman.domain.policy import Actor
-from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus as S
 from tests.conftest import PREFIX, SECRET
 from tests.e2e.test_serve import relman
 from tests.support.hello import ServiceReaper
-from tests.support.pipeline import CI, new_release, walk_to_manual_testing, write_config
-from tests.support.sshd import free_port
-from tests.support.targets import hello_service
-
-QA = Actor("tg:3")
+from tests.support.production import local_production, ship
 
 
 @dataclass
@@ -48,27 +42,10 @@ class Clock:
 async def shipped(
     settings: Settings, sample_repo: SampleRepo, service_reaper: ServiceReaper, tmp_path: Path
 ) -> AsyncIterator[tuple[Container, Clock]]:
-    root = tmp_path / "prod"
-    service_reaper.watch(root / "hello")
-    port = free_port("127.0.0.1")
-    health = HealthCheck(
-        url=f"http://{{address}}:{port}/health", attempts=60, interval=0.1, timeout=2.0
-    )
-    write_config(
-        settings.config_file,
-        RelmanConfig(
-            services={"hello": hello_service(sample_repo, port, health=health)},
-            hosts={"prod": Host(transport="local", root=str(root))},
-            environments={
-                "stage": Environment(hosts=["prod"], executor="github"),
-                "production": Environment(hosts=["prod"]),
-            },
-            policy=Policy(qa=["tg:3"]),
-        ),
-    )
     clock = Clock(datetime(2024, 3, 22, 15, 30, tzinfo=UTC))
-    container = build(settings, clock=clock)
-    try:
+    async with local_production(
+        settings, sample_repo, service_reaper, tmp_path / "prod", clock=clock
+    ) as (container, _):
         for tag, when in (
             ("v1.0.0", datetime(2024, 3, 22, 15, 30, tzinfo=UTC)),
             ("v1.1.0", datetime(2024, 3, 23, 14, 30, tzinfo=UTC)),
@@ -78,17 +55,6 @@ async def shipped(
             await ship(container, tag)
         clock.now = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)
         yield container, clock
-    finally:
-        await container.aclose()
-
-
-async def ship(c: Container, tag: str) -> Release:
-    release, _ = await c.pipeline.start_release(new_release(tag), actor=CI, source=Source.API)
-    release = await walk_to_manual_testing(c, release)
-    assert release.id is not None
-    await c.pipeline.approve(release.id, actor=QA, source=Source.BOT)
-    await c.worker().run_until_idle()
-    return await c.releases.get(release.id)
 
 
 async def test_the_four_keys_of_a_real_history(shipped: tuple[Container, Clock]) -> None:

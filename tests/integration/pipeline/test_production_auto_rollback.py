@@ -9,74 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from relman.bootstrap import Container, build
-from relman.config import (
-    Environment,
-    HealthCheck,
-    Host,
-    Notifications,
-    Policy,
-    RelmanConfig,
-    Settings,
-)
+from relman.bootstrap import Container
+from relman.config import Settings
 from relman.demo.sample_repo import SampleRepo
-from relman.domain.policy import Actor
-from relman.domain.release import Release, Source
 from relman.domain.status import ReleaseStatus as S
 from tests.support.hello import ServiceReaper
-from tests.support.pipeline import (
-    CI,
-    WebhookReceiver,
-    new_release,
-    walk_to_manual_testing,
-    write_config,
-)
-from tests.support.sshd import free_port
-from tests.support.targets import hello_service, served_version
-
-QA = Actor("tg:3")
+from tests.support.pipeline import WebhookReceiver
+from tests.support.production import local_production, ship
+from tests.support.targets import served_version
 
 
 @pytest.fixture
 async def local_pipeline(
     settings: Settings, sample_repo: SampleRepo, service_reaper: ServiceReaper, tmp_path: Path
 ) -> AsyncIterator[tuple[Container, WebhookReceiver, str]]:
-    root = tmp_path / "prod"
-    service_reaper.watch(root / "hello")
-    port = free_port("127.0.0.1")
-    health = HealthCheck(
-        url=f"http://{{address}}:{port}/health", attempts=10, interval=0.1, timeout=2.0
-    )
-    service = hello_service(sample_repo, port, health=health)
     with WebhookReceiver().running() as hook:
-        write_config(
-            settings.config_file,
-            RelmanConfig(
-                services={"hello": service},
-                hosts={"prod": Host(transport="local", root=str(root))},
-                environments={
-                    # CI deploys stage and reports; relman's worker deploys production.
-                    "stage": Environment(hosts=["prod"], executor="github"),
-                    "production": Environment(hosts=["prod"]),
-                },
-                policy=Policy(qa=["tg:3"]),
-                notifications=Notifications(webhook_urls=[hook.url]),
-            ),
-        )
-        container = build(settings)
-        try:
-            yield container, hook, f"http://127.0.0.1:{port}/health"
-        finally:
-            await container.aclose()
-
-
-async def ship(c: Container, tag: str) -> Release:
-    release, _ = await c.pipeline.start_release(new_release(tag), actor=CI, source=Source.API)
-    release = await walk_to_manual_testing(c, release)
-    assert release.id is not None
-    await c.pipeline.approve(release.id, actor=QA, source=Source.BOT)
-    await c.worker().run_until_idle()
-    return await c.releases.get(release.id)
+        async with local_production(
+            settings,
+            sample_repo,
+            service_reaper,
+            tmp_path / "prod",
+            attempts=10,
+            webhook_url=hook.url,
+        ) as (container, health_url):
+            yield container, hook, health_url
 
 
 async def test_a_failed_production_deploy_rolls_back_to_the_last_healthy_tag(
