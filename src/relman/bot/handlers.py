@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -191,9 +190,13 @@ def build_router() -> Router:
         """``/start`` → the main menu (seed 003, "Главное меню"); ``/start release_12`` (a
         ``t.me/<bot>?start=release_12`` deep link, Bot API "Deep linking") → release 12's
         card (issue 16)."""
-        wanted = _DEEP_LINK.match(command.args or "")
-        if wanted is not None:
-            await _open_release(message, bot_ctx, texts, int(wanted[1]))
+        payload = (command.args or "").strip()
+        if payload.startswith(DEEP_LINK_PREFIX):
+            wanted = release_number(payload.removeprefix(DEEP_LINK_PREFIX))
+            if wanted is None:
+                await message.answer(texts.not_found)
+                return
+            await _open_release(message, bot_ctx, texts, wanted)
             return
         user = message.from_user
         name = user.full_name if user is not None else ""
@@ -236,11 +239,11 @@ def build_router() -> Router:
         message: Message, command: CommandObject, bot_ctx: BotContext, texts: Texts
     ) -> None:
         """``/release 12``: release 12's card."""
-        wanted = (command.args or "").strip()
-        if not wanted.isdigit() or not 0 < int(wanted) <= MAX_RELEASE_ID:
+        wanted = release_number(command.args or "")
+        if wanted is None:
             await message.answer(texts.release_usage)
             return
-        await _open_release(message, bot_ctx, texts, int(wanted))
+        await _open_release(message, bot_ctx, texts, wanted)
 
     @router.message(Command("releases"))
     async def releases_command(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
@@ -264,6 +267,9 @@ def build_router() -> Router:
         user = message.from_user
         reason = (message.text or "").strip()
         if user is None:
+            return
+        if not prompt.is_for(user.id):  # ForceReply is selective, but anyone can reply
+            await message.reply(texts.reason_not_yours)
             return
         if not reason:
             await message.reply(texts.reason_missing)
@@ -479,7 +485,18 @@ def build_router() -> Router:
 
 #: ``/start release_12``: the deep-link payload opening a card (1-64 characters of
 #: ``A-Za-z0-9_-``, Bot API "Deep linking").
-_DEEP_LINK = re.compile(r"^release_([1-9][0-9]{0,9})$")
+DEEP_LINK_PREFIX = "release_"
+
+
+def release_number(text: str) -> int | None:
+    """The release id typed in ``text`` (``/release 12``, ``release_12``): ASCII digits
+    naming an id relman can hold (1 … :data:`MAX_RELEASE_ID`), else ``None`` — never an
+    error, whatever was typed (``²`` is a digit to Python, but no number)."""
+    text = text.strip()
+    if not (0 < len(text) <= len(str(MAX_RELEASE_ID)) and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_RELEASE_ID else None
 
 
 class ReplyToPrompt(Filter):

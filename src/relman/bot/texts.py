@@ -119,6 +119,7 @@ class Texts:
     reason_placeholder: str  # at most 64 characters (ForceReply)
     ok_write_reason: str
     reason_missing: str
+    reason_not_yours: str
     pick_rollback: str  # {service} {current}
     pick_nothing: str  # {service} {current}
     btn_pick: str  # {tag} {when}
@@ -304,6 +305,7 @@ RU = Texts(
     reason_placeholder="Почему релиз отклонён",
     ok_write_reason="✍️ Напишите причину ответом на сообщение",
     reason_missing="⚠️ Напишите причину текстом — релиз ещё на тестировании",
+    reason_not_yours="⚠️ Этот вопрос не вам: чтобы отклонить, нажмите ❌ Отклонить сами",
     pick_rollback=(
         "<b>⏪ Откат</b>\n\n"
         "📦 Сервис: {service}\n"
@@ -480,6 +482,7 @@ EN = Texts(
     reason_placeholder="Why the release is rejected",
     ok_write_reason="✍️ Reply to the message with the reason",
     reason_missing="⚠️ Write the reason as text — the release is still in testing",
+    reason_not_yours="⚠️ This question is for someone else: to reject, press ❌ Reject yourself",
     pick_rollback=(
         "<b>⏪ Rollback</b>\n\n"
         "📦 Service: {service}\n"

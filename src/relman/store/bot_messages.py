@@ -42,6 +42,11 @@ class TrackedMessage:
     active: bool
     sent_at: datetime
 
+    def is_for(self, user_id: int) -> bool:
+        """Whether ``user_id`` may answer the message: a reason prompt asks the one person
+        who pressed ✍️ (``user_id``); a row for nobody in particular is anyone's."""
+        return self.user_id in (0, user_id)
+
 
 class BotMessageStore:
     """Repository of ``bot_messages``. Every method raises :class:`StoreUnavailable` when

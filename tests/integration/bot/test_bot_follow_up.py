@@ -15,6 +15,7 @@ from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
 from relman.store.bot_messages import BotMessageStore
 from tests.integration.bot.bot_harness import (
+    DEV_ID,
     POLICY,
     QA,
     QA_CHAT,
@@ -222,3 +223,55 @@ async def test_the_stage_link_is_on_the_notice_and_the_card(
         assert "🧪 Stage: открыть" in card.text
         assert "https://10.0.0.5/loom-content/" in card.links
         assert bot.double.errors() == []
+
+
+async def test_a_typed_release_number_is_refused_shortly_whatever_it_is(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    anna = bot.user(QA_ID, "Анна Петрова")
+    usage, not_found = "⚠️ Укажите номер релиза: /release 12", "❓ Релиз не найден"
+    for text, answer in (
+        ("/release abc", usage),
+        ("/release 99999999999999999999", usage),
+        ("/release 2147483648", usage),  # over what the releases table holds
+        ("/release ²", usage),  # a digit to str.isdigit, but not to int()
+        ("/release ١٢", usage),  # Arabic-Indic digits: not a number relman shows
+        ("/start release_x", not_found),  # a deep link to no release: not the menu
+        ("/start release_2147483648", not_found),  # PostgreSQL's int4 would overflow
+        ("/start release_99999", not_found),
+    ):
+        sent = len(bot.double.messages(QA_ID))
+        await anna.send(text)
+        await bot.settle()
+        assert len(bot.double.messages(QA_ID)) == sent + 1, f"no answer to {text}"
+        assert bot.double.last(QA_ID).text == answer, text
+    assert not [r for r in caplog.records if "telegram update" in r.getMessage()]
+    assert bot.double.errors() == []
+
+
+async def test_a_reason_prompt_is_answered_only_by_the_person_it_asks(bot: Bot) -> None:
+    release = await bot.release_in_testing("v6.0.0")
+    assert release.id is not None
+    anna = bot.user(QA_ID, "Анна Петрова")
+    notice = bot.double.last(QA_CHAT)
+    await anna.press(notice, "❌ Отклонить")
+    await bot.settle()
+    await anna.press(notice, "✍️ Другое…")
+    await bot.settle()
+    prompt = bot.double.last(QA_CHAT)
+
+    # Another QA replies to Анна's prompt: refused, nothing changes.
+    other = bot.user(DEV_ID, "Дмитрий")
+    await other.send("не моя причина", chat=notice.chat, reply_to=prompt)
+    await bot.settle()
+    assert bot.double.last(QA_CHAT).text == (
+        "⚠️ Этот вопрос не вам: чтобы отклонить, нажмите ❌ Отклонить сами"
+    )
+    assert (await bot.container.releases.get(release.id)).status is S.MANUAL_TESTING
+
+    await anna.send("Падает вход", chat=notice.chat, reply_to=prompt)
+    await bot.settle()
+    final = await bot.container.releases.get(release.id)
+    assert final.status is S.MANUAL_TEST_FAILED
+    assert final.events[-1].note == "rejected: Падает вход"
+    assert final.events[-1].actor.startswith("tg:111")
