@@ -12,8 +12,9 @@ developer deploys of a branch (``DeployRequest.ref_type="branch"``).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from relman._lazy import lazy_names
 
 if TYPE_CHECKING:
     from relman.deploy.engine import BackupInfo, DeployRequest, DeployResult, HostResult, deploy
@@ -67,14 +68,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Load ``name`` from its module on first use (then it is a plain attribute)."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME)
 
 
 __all__ = [
