@@ -177,8 +177,11 @@ def live_line(t: Texts, release: Release, live: Release | None) -> str:
 
 def stage_line(view: View, release: Release) -> str:
     """🧪 Stage: the stage link of a release that stage runs (``""`` without a url)."""
-    if release.status not in _ON_STAGE:
-        return ""
+    return _stage_link(view, release) if release.status in _ON_STAGE else ""
+
+
+def _stage_link(view: View, release: Release) -> str:
+    """🧪 Stage: the link to the release's service on stage (``""`` without a usable url)."""
     url = view.env_url("stage", release.service_name)
     shown = link(url, view.texts.link_stage) if url else "—"
     return "" if shown == "—" else view.texts.card_stage.format(link=shown)
@@ -435,11 +438,8 @@ def ready_text(view: View, release: Release) -> str:
         initiator=esc(release.initiated_by, MAX_NAME),
         link=link(release.github_action_link, t.link_word),
     )
-    url = view.env_url("stage", release.service_name)
-    shown = link(url, t.link_stage) if url else "—"
-    if shown != "—":
-        text += "\n" + t.card_stage.format(link=shown)
-    return text
+    stage = _stage_link(view, release)
+    return f"{text}\n{stage}" if stage else text
 
 
 def qa_notice_screen(view: View, release: Release) -> Screen:
