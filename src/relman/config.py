@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from relman.domain.errors import ConfigError
-from relman.domain.policy import Roles, identity
+from relman.domain.policy import Roles
 
 SQLITE_DEFAULT_URL = "sqlite+aiosqlite:///./relman.db"
 
@@ -167,18 +167,29 @@ class Settings(BaseSettings):
     @field_validator("prefix", "web_prefix")
     @classmethod
     def _prefix_shape(cls, value: str) -> str:
+        if _NOT_IN_A_PATH.search(value):
+            # Such a prefix can never be requested: "?" starts the query, "#" the fragment.
+            raise ValueError("must be a URL path, like /releases: no spaces, ?, # or controls")
         value = "/" + value.strip("/")
         return "" if value == "/" else value
 
     @field_validator("public_url")
     @classmethod
     def _public_url_shape(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not re.match(r"https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, like https://relman.example.org")
-        return value.rstrip("/")
+        url = _http_url(value)
+        return None if url is None else url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _web_outside_api(self) -> Settings:
+        # The API's guard asks a bearer secret for every path under the API's prefix, so a
+        # dashboard there would answer every browser 401.
+        api, web = self.prefix, self.web_prefix
+        if api and (web == api or web.startswith(api + "/")):
+            raise ValueError(
+                f"RELMAN_WEB_PREFIX {web!r} is inside the API's prefix {api!r} "
+                "(RELMAN_PREFIX), where every request needs the API secret: pick another path"
+            )
+        return self
 
     @field_validator(
         "database_url",
@@ -243,6 +254,27 @@ class Settings(BaseSettings):
                 "e.g. with `relman config init-env`"
             )
         return self.secret_key.get_secret_value()
+
+
+#: Characters no path prefix can hold and still be requested.
+_NOT_IN_A_PATH = re.compile(r"[\s?#\x00-\x1f\x7f]")
+#: An http(s) URL with a host and no white space (a template's ``{address}`` is a host).
+_HTTP_URL = re.compile(r"https?://[^/\s?#]+(?:[/?#]\S*)?")
+
+
+def _http_url(value: str | None) -> str | None:
+    """``value`` stripped, ``None`` when blank; raises :class:`ValueError` unless it is an
+    http:// or https:// URL with a host and no white space (``RELMAN_PUBLIC_URL``,
+    ``[environments.X] url``)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError(
+            "must be an http:// or https:// URL with a host and no spaces, "
+            "like https://relman.example.org"
+        )
+    return value
 
 
 def _async_driver(url: str) -> str:
@@ -433,12 +465,7 @@ class Environment(_Model):
     @field_validator("url")
     @classmethod
     def _url_shape(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
-            raise ValueError("url: must be an http:// or https:// URL without spaces")
-        return value
+        return _http_url(value)
 
     @model_validator(mode="after")
     def _rolling(self) -> Environment:
@@ -478,7 +505,7 @@ class Policy(_Model):
             qa=frozenset(self.qa),
             releaser=frozenset(self.releaser),
             admin=frozenset(self.admin),
-            people={name: frozenset(identity(i) for i in ids) for name, ids in self.people.items()},
+            people={name: frozenset(ids) for name, ids in self.people.items()},
             allow_self_approval=self.allow_self_approval,
         )
 
@@ -562,7 +589,7 @@ def load_config(path: Path) -> RelmanConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {where}: {_message(first['msg'])}") from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -581,4 +608,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting {where}: {first['msg']}") from None
+        if not where:  # a check of several settings names them in its message
+            raise ConfigError(f"settings: {_message(first['msg'])}") from None
+        raise ConfigError(f"setting {where}: {_message(first['msg'])}") from None
+
+
+def _message(msg: str) -> str:
+    """A validation message for a person: without the ``Value error, `` pydantic puts
+    before the message of a check of ours."""
+    return msg.removeprefix("Value error, ")

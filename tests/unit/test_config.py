@@ -169,3 +169,112 @@ def test_rolling_settings(tmp_path: Path) -> None:
     path.write_text(_ROLLING_HOSTS + "batch_size = 2\nmax_fail = 1\n")
     production = load_config(path).environments["production"]
     assert (production.batch_size, production.max_fail) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RELMAN_PUBLIC_URL": "ftp://relman.example.org"}, r"^setting RELMAN_PUBLIC_URL: must"),
+        ({"RELMAN_PUBLIC_URL": "https://"}, r"^setting RELMAN_PUBLIC_URL: must"),
+        ({"RELMAN_PUBLIC_URL": "https://relman example.org"}, r"^setting RELMAN_PUBLIC_URL: "),
+        ({"RELMAN_PUBLIC_URL": "https://relman.example.org/a b"}, r"^setting RELMAN_PUBLIC_URL"),
+        ({"RELMAN_WEB_PREFIX": "/dash board"}, r"^setting RELMAN_WEB_PREFIX: must be a URL path"),
+        ({"RELMAN_WEB_PREFIX": "/ui?x=1"}, r"^setting RELMAN_WEB_PREFIX: must be a URL path"),
+        ({"RELMAN_PREFIX": "/api#x"}, r"^setting RELMAN_PREFIX: must be a URL path"),
+        ({"RELMAN_WEB_PREFIX": "/api/tg-bot"}, r"^settings: RELMAN_WEB_PREFIX '/api/tg-bot' is"),
+        ({"RELMAN_WEB_PREFIX": "api/tg-bot/ui/"}, r"inside the API's prefix '/api/tg-bot'"),
+        (
+            {"RELMAN_TELEGRAM_WEBHOOK_SECRET": "not ok"},
+            r"^setting RELMAN_TELEGRAM_WEBHOOK_SECRET: 1",
+        ),
+    ],
+)
+def test_bad_web_settings_name_the_variable_in_plain_words(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    env_settings(monkeypatch)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(_env_file=None)
+    assert "Value error" not in str(info.value)
+
+
+def test_web_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env_settings(
+        monkeypatch,
+        RELMAN_PUBLIC_URL=" https://relman.example.org/ops/ ",
+        RELMAN_WEB_PREFIX="dash/",
+    )
+    assert (s.public_url, s.web_prefix, s.prefix) == (
+        "https://relman.example.org/ops",
+        "/dash",
+        "/api/tg-bot",
+    )
+    # Next to the API's prefix (not inside it) and at the root are fine.
+    assert (
+        env_settings(monkeypatch, RELMAN_WEB_PREFIX="/api/tg-bot-ui").web_prefix == "/api/tg-bot-ui"
+    )
+    assert env_settings(monkeypatch, RELMAN_WEB_PREFIX="/").web_prefix == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ('"ftp://{address}/"', r"environments\.stage\.url: must be an http:// or https:// URL"),
+        ('"http://"', r"environments\.stage\.url: must be an http:// or https:// URL"),
+        ('"http://{address}:8080/a b"', r"environments\.stage\.url: must"),
+        ("8080", r"environments\.stage\.url: Input should be a valid string"),
+    ],
+)
+def test_a_bad_environment_url_names_the_key(tmp_path: Path, url: str, message: str) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(_ROLLING_HOSTS.replace("production", "stage") + f"url = {url}\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert "Value error" not in str(info.value)
+
+
+def test_an_environment_url_is_filled_in_per_service(tmp_path: Path) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(
+        _ROLLING_HOSTS.replace("production", "stage") + 'url = "http://{address}:8080/{service}"\n'
+    )
+    config = load_config(path)
+    assert config.environment_url("stage", "hello") == "http://127.0.0.2:8080/hello"
+    assert config.environment_url("production", "hello") is None
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "message"),
+    [
+        ("analytics", "rollback_window_hours = 0", r"analytics\.rollback_window_hours: .*greater"),
+        ("analytics", 'git_timeout = "soon"', r"analytics\.git_timeout: .*valid number"),
+        ("analytics", "window = 3", r"analytics\.window: Extra inputs"),
+        ("policy", "require_reject_reason = 2", r"policy\.require_reject_reason: .*boolean"),
+    ],
+)
+def test_bad_analytics_and_policy_keys_are_named(
+    tmp_path: Path, table: str, line: str, message: str
+) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text(f"[{table}]\n{line}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_config_error_never_shows_a_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "relman.toml"
+    path.write_text('[hosts.h]\ntransport = "local"\npassword = ["pw-in-a-list-SENTINEL"]\n')
+    with pytest.raises(
+        ConfigError, match=r"hosts\.h\.password: Input should be a valid string"
+    ) as info:
+        load_config(path)
+    assert "SENTINEL" not in str(info.value)
+    env_settings(monkeypatch)
+    monkeypatch.setenv("RELMAN_TELEGRAM_WEBHOOK_SECRET", "bad secret SENTINEL")
+    with pytest.raises(ConfigError) as info:
+        load_settings(_env_file=None)
+    assert "SENTINEL" not in str(info.value)
