@@ -7,15 +7,13 @@ policy's roles, people and four-eyes rule see one person.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from relman.domain.errors import PermissionDenied
 from relman.domain.policy import Action, Actor, Roles, authorize, identity
-from relman.domain.release import Release, Source
+from tests.unit.test_policy import release_by
 
 #: GitHub logins: ASCII letters, digits and single hyphens, not at either end, ≤ 39 long.
 logins = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", fullmatch=True)
@@ -45,21 +43,6 @@ def telegram_spellings(draw: st.DrawFn, user_id: int) -> str:
     zeros = "0" * draw(st.integers(min_value=0, max_value=3))
     prefix = draw(st.sampled_from(["tg:", "TG:", "Tg:"]))
     return f"{draw(spaces)}{prefix}{zeros}{user_id}{draw(spaces)}"
-
-
-def release_by(initiator: str) -> Release:
-    release, _ = Release.initiate(
-        service_name="hello",
-        release_tag="v1.0.0",
-        initiated_by=initiator,
-        github_run_id="1",
-        github_action_link="",
-        github_ref="refs/tags/v1.0.0",
-        source=Source.API,
-        at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    release.id = 7
-    return release
 
 
 @given(st.data(), logins)
