@@ -8,7 +8,7 @@ from itertools import product
 import pytest
 
 from relman.domain.errors import IllegalTransition, RelmanError
-from relman.domain.release import Release, Source
+from relman.domain.release import MAX_RELEASE_ID, Release, Source, parse_release_id
 from relman.domain.status import ACTIVE, FAILED, GROUPS, SUCCESSFUL, TERMINAL, ReleaseStatus
 
 # DESIGN.md §1, written out by hand so the table in code is checked, not restated.
@@ -148,3 +148,23 @@ def test_times_follow_the_work() -> None:
     assert release.completed_at == times["rollback_done"]
     assert release.rollback_to_tag == "v0.9.0"
     assert [e.to_status.value for e in release.events] == ["initiated", *path]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        (" 12 ", 12),
+        (str(MAX_RELEASE_ID), MAX_RELEASE_ID),
+        (str(MAX_RELEASE_ID + 1), None),
+        ("0", None),
+        ("-1", None),
+        ("²", None),
+        ("١٢", None),
+        ("1e3", None),
+        ("9" * 40, None),
+        ("", None),
+    ],
+)
+def test_a_written_release_id_is_ascii_digits_in_range(text: str, expected: int | None) -> None:
+    assert parse_release_id(text) == expected

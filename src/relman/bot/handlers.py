@@ -57,7 +57,7 @@ from relman.domain.errors import (
     StoreUnavailable,
 )
 from relman.domain.policy import Actor
-from relman.domain.release import MAX_RELEASE_ID, Release, Source
+from relman.domain.release import Release, Source, parse_release_id
 from relman.domain.status import ReleaseStatus
 from relman.services.pipeline import Browse, ProductionMoved
 from relman.store.bot_messages import Purpose, TrackedMessage
@@ -192,7 +192,7 @@ def build_router() -> Router:
         card (issue 16)."""
         payload = (command.args or "").strip()
         if payload.startswith(DEEP_LINK_PREFIX):
-            wanted = release_number(payload.removeprefix(DEEP_LINK_PREFIX))
+            wanted = parse_release_id(payload.removeprefix(DEEP_LINK_PREFIX))
             if wanted is None:
                 await message.answer(texts.not_found)
                 return
@@ -239,7 +239,7 @@ def build_router() -> Router:
         message: Message, command: CommandObject, bot_ctx: BotContext, texts: Texts
     ) -> None:
         """``/release 12``: release 12's card."""
-        wanted = release_number(command.args or "")
+        wanted = parse_release_id(command.args or "")
         if wanted is None:
             await message.answer(texts.release_usage)
             return
@@ -486,17 +486,6 @@ def build_router() -> Router:
 #: ``/start release_12``: the deep-link payload opening a card (1-64 characters of
 #: ``A-Za-z0-9_-``, Bot API "Deep linking").
 DEEP_LINK_PREFIX = "release_"
-
-
-def release_number(text: str) -> int | None:
-    """The release id typed in ``text`` (``/release 12``, ``release_12``): ASCII digits
-    naming an id relman can hold (1 … :data:`MAX_RELEASE_ID`), else ``None`` — never an
-    error, whatever was typed (``²`` is a digit to Python, but no number)."""
-    text = text.strip()
-    if not (0 < len(text) <= len(str(MAX_RELEASE_ID)) and text.isascii() and text.isdigit()):
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_RELEASE_ID else None
 
 
 class ReplyToPrompt(Filter):

@@ -29,6 +29,18 @@ SYSTEM_ACTOR = "system"
 MAX_RELEASE_ID = 2**31 - 1
 
 
+def parse_release_id(text: str) -> int | None:
+    """The release id written in ``text`` (``"12"``, as typed in a chat or a URL): ASCII
+    digits naming an id relman can hold (1 … :data:`MAX_RELEASE_ID`), else ``None`` —
+    never an error, whatever was written (``"²"`` and ``"١٢"`` are digits to Python, but
+    no id)."""
+    text = text.strip()
+    if not (0 < len(text) <= len(str(MAX_RELEASE_ID)) and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_RELEASE_ID else None
+
+
 @dataclass(frozen=True, slots=True)
 class ReleaseEvent:
     """One row of the append-only audit trail.

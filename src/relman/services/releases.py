@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from relman.domain.errors import IllegalTransition, InvalidInput
-from relman.domain.release import MAX_RELEASE_ID, Release, Source
+from relman.domain.release import Release, Source, parse_release_id
 from relman.domain.status import GROUPS, ReleaseStatus
 from relman.domain.version import parse_release_tag
 from relman.store.releases import ReleaseStore, StaleRelease
@@ -163,10 +163,9 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "r" or not (value.isascii() and value.isdigit()):
-            raise ValueError
-        last_id = int(value)
-        if not 1 <= last_id <= MAX_RELEASE_ID:  # the database's id range: else an overflow
+        # the database's id range, ASCII digits: a bigger id overflowed the driver
+        last_id = parse_release_id(value) if kind == "r" and value == value.strip() else None
+        if last_id is None:
             raise ValueError
         return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -37,7 +37,7 @@ from relman.domain.errors import (
     Unauthenticated,
 )
 from relman.domain.policy import Actor
-from relman.domain.release import MAX_RELEASE_ID, Source
+from relman.domain.release import Source, parse_release_id
 from relman.domain.status import FAILED, SUCCESSFUL, ReleaseStatus
 from relman.services.pipeline import ProductionMoved
 from relman.web.service import Dashboard, Filters
@@ -222,13 +222,6 @@ def _status(raw: str) -> ReleaseStatus | None:
         raise InvalidInput("status", f"unknown status {raw[:40]!r}; use one of {known}") from None
 
 
-def _release_id(raw: str) -> int | None:
-    if not raw.isascii() or not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if 1 <= value <= MAX_RELEASE_ID else None
-
-
 def build_web_router(web: Web) -> APIRouter:
     """The dashboard's routes under ``web.prefix`` (not part of the API's OpenAPI)."""
     router = APIRouter(prefix=web.prefix, include_in_schema=False)
@@ -339,7 +332,7 @@ def build_web_router(web: Web) -> APIRouter:
         error: str = "",
         status: int = 200,
     ) -> Response:
-        rid = _release_id(raw_id)
+        rid = parse_release_id(raw_id)
         if rid is None:
             return web.error_page(request, session, NotFound(f"release {raw_id} not found"))
         try:
@@ -406,7 +399,7 @@ def build_web_router(web: Web) -> APIRouter:
         if isinstance(checked, HTMLResponse):
             return checked
         session, form = checked
-        rid = _release_id(release_id)
+        rid = parse_release_id(release_id)
         if rid is None:
             return web.error_page(request, session, NotFound(f"release {release_id} not found"))
         try:
@@ -454,7 +447,7 @@ def build_web_router(web: Web) -> APIRouter:
         if isinstance(checked, HTMLResponse):
             return checked
         session, form = checked
-        expected = _release_id(form.get("expected_current", ""))
+        expected = parse_release_id(form.get("expected_current", ""))
         to_tag = form.get("to_tag", "")
         try:
             moved = await web.container.pipeline.request_rollback(
@@ -491,7 +484,7 @@ def build_web_router(web: Web) -> APIRouter:
         session = web.session(request)
         if session is None:
             return Response(status_code=401)
-        rid, did = _release_id(release_id), _release_id(deployment_id)
+        rid, did = parse_release_id(release_id), parse_release_id(deployment_id)
         if rid is None or did is None:
             return Response(status_code=404)
         try:
@@ -513,7 +506,7 @@ def build_web_router(web: Web) -> APIRouter:
         session = web.session(request)
         if session is None:
             return web.signin_page(request)
-        rid, did = _release_id(release_id), _release_id(deployment_id)
+        rid, did = parse_release_id(release_id), parse_release_id(deployment_id)
         if rid is None or did is None:
             return web.error_page(request, session, NotFound("no such evidence file"))
         try:
