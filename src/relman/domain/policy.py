@@ -29,6 +29,7 @@ class Action(StrEnum):
     REJECT = "reject"  # QA failed on stage
     ROLLBACK = "rollback"  # put production back on an earlier version
     RETRY = "retry"  # re-run a failed stage or production deploy
+    INCIDENT = "update incidents"  # add a note, the impact, the postmortem; close one
 
 
 #: The roles that may take each action (``admin`` may take all of them).
@@ -38,6 +39,8 @@ ROLES_FOR: Mapping[Action, frozenset[str]] = {
     Action.REJECT: frozenset({"qa", "admin"}),
     Action.ROLLBACK: frozenset({"releaser", "admin"}),
     Action.RETRY: frozenset({"releaser", "admin"}),
+    # the on-call person who rolls back also writes the incident up (issue 14 item 2)
+    Action.INCIDENT: frozenset({"releaser", "admin"}),
 }
 
 
@@ -172,7 +175,7 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
         # CI creates releases (the tag event) and reports; it never decides (DESIGN.md §5).
         if action is Action.START:
             return
-        raise PermissionDenied(f"{actor.id}: a CI identity cannot {action.value} a release")
+        raise PermissionDenied(f"{actor.id}: a CI identity cannot {action.value}")
     needed = ROLES_FOR[action]
     if not roles.roles_of(actor.id) & needed:
         wanted = " or ".join(sorted(needed))

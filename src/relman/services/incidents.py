@@ -199,7 +199,7 @@ class IncidentService:
         :class:`PermissionDenied`, :class:`InvalidInput` (``kind`` not one of
         :data:`NOTE_KINDS`; ``text``: empty or with a control character),
         :class:`IncidentNotFound`."""
-        authorize(self._roles, actor, Action.ROLLBACK)
+        authorize(self._roles, actor, Action.INCIDENT)
         if kind not in NOTE_KINDS:
             raise InvalidInput("kind", f"must be note, impact or postmortem, not {kind!r}")
         text = _checked(text)
@@ -213,7 +213,7 @@ class IncidentService:
         ``releaser`` or ``admin``); the team is told. Raises like :meth:`note`, and
         :class:`IncidentAlreadyResolved` for an incident that is not open (its resolution
         stays as it is)."""
-        authorize(self._roles, actor, Action.ROLLBACK)
+        authorize(self._roles, actor, Action.INCIDENT)
         resolution = _checked(resolution, field="resolution")
         incident = await self._store.close(
             incident_id, resolution=resolution, actor=actor.audit_name, at=self._clock()

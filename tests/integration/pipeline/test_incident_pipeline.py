@@ -149,7 +149,8 @@ async def test_a_broken_tag_opens_an_incident_the_rollback_resolves(
     assert "postmortem: health check caught it" in noted_cli.stdout
     assert "rollback → rollback_done" in noted_cli.stdout  # the timeline is shown
     denied = relman(post, tmp_path, RELMAN_ACTOR="intern", **env)
-    assert denied.returncode == 2 and "cli:intern may not" in denied.stderr
+    assert denied.returncode == 2
+    assert "cli:intern may not update incidents: needs role admin or releaser" in denied.stderr
     missing = relman(["incident", "show", "7"], tmp_path, **env)
     assert missing.returncode == 2 and "incident 7 not found" in missing.stderr
     again = ["incident", "close", "1", "--resolution", "restarted it"]
