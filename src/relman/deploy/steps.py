@@ -613,6 +613,16 @@ def compose_argv(project: str, compose_file: str, *args: str) -> tuple[str, ...]
     return ("docker", "compose", "-p", project, "-f", compose_file, *args)
 
 
+def _compose_sh(target: Target, script: str, *args: str) -> tuple[str, ...]:
+    """``sh -c SCRIPT sh PROJECT FILE SERVICE ARGS…``: a constant script about the compose
+    service, given the project as ``$1``, the compose file as ``$2``, the service as ``$3``
+    and ``args`` after them, so no value is parsed by a shell."""
+    service = target.service
+    assert service.compose_file and service.compose_service
+    file = render(service.compose_file, target.host)
+    return ("sh", "-c", script, "sh", target.compose_project, file, service.compose_service, *args)
+
+
 def _compose(target: Target, *args: str) -> tuple[str, ...]:
     service = target.service
     assert service.compose_file and service.compose_service
@@ -700,15 +710,9 @@ def restart_step(
     service = target.service
     env = service_env(target, tag, ref_type=ref_type, sha=sha)
     if service.strategy == "compose" and service.image_source == "registry":
-        assert service.compose_file and service.compose_service
-        argv: tuple[str, ...] = (
-            "sh",
-            "-c",
+        argv: tuple[str, ...] = _compose_sh(
+            target,
             _REGISTRY_SCRIPT,
-            "sh",
-            target.compose_project,
-            render(service.compose_file, target.host),
-            service.compose_service,
             "yes" if reuse_image else "no",
             "yes" if may_build else "no",
             expected_digest or "",
@@ -717,15 +721,7 @@ def restart_step(
     if service.strategy == "compose":
         assert service.compose_file and service.compose_service
         if reuse_image:
-            argv = (
-                "sh",
-                "-c",
-                _REUSE_SCRIPT,
-                "sh",
-                target.compose_project,
-                render(service.compose_file, target.host),
-                service.compose_service,
-            )
+            argv = _compose_sh(target, _REUSE_SCRIPT)
         else:
             argv = _compose(target, "up", "-d", "--build", service.compose_service)
         return Step("restart", argv, cwd=target.workdir, env=env)
@@ -751,20 +747,9 @@ def compose_check_step(target: Target, tag: str) -> Step:
     """Check, after the checkout and before anything restarts, that docker is there, the
     compose file exists and names the service (each refusal names file, service and
     tag)."""
-    service = target.service
-    assert service.compose_file and service.compose_service
     return Step(
         "compose_check",
-        (
-            "sh",
-            "-c",
-            _COMPOSE_CHECK_SCRIPT,
-            "sh",
-            target.compose_project,
-            render(service.compose_file, target.host),
-            service.compose_service,
-            tag,
-        ),
+        _compose_sh(target, _COMPOSE_CHECK_SCRIPT, tag),
         cwd=target.workdir,
         env=service_env(target, tag),
         timeout=60.0,
@@ -788,21 +773,10 @@ def container_watch_step(target: Target, tag: str, seconds: float) -> Step:
     """Watch the compose service's container during the health check: exits when the
     container stops (printing :data:`CONTAINER_EXITED` and its exit code) or after
     ``seconds`` (the health check's window), whichever comes first."""
-    service = target.service
-    assert service.compose_file and service.compose_service
     limit = max(1, int(seconds + 0.999))
     return Step(
         "container_watch",
-        (
-            "sh",
-            "-c",
-            _WATCH_SCRIPT,
-            "sh",
-            target.compose_project,
-            render(service.compose_file, target.host),
-            service.compose_service,
-            str(limit),
-        ),
+        _compose_sh(target, _WATCH_SCRIPT, str(limit)),
         cwd=target.workdir,
         env=service_env(target, tag),
         check=False,
@@ -830,20 +804,9 @@ _PRUNE_SCRIPT = (
 def prune_images_step(target: Target, tag: str, keep: Sequence[str]) -> Step:
     """Remove the compose service's images whose tag is not in ``keep`` (the last healthy
     tags, issue "Containers for real" item 3); unchecked."""
-    service = target.service
-    assert service.compose_file and service.compose_service
     return Step(
         "prune_images",
-        (
-            "sh",
-            "-c",
-            _PRUNE_SCRIPT,
-            "sh",
-            target.compose_project,
-            render(service.compose_file, target.host),
-            service.compose_service,
-            *keep,
-        ),
+        _compose_sh(target, _PRUNE_SCRIPT, *keep),
         cwd=target.workdir,
         env=service_env(target, tag),
         check=False,
@@ -871,17 +834,7 @@ def service_log_step(target: Target, tag: str, *, ref_type: RefType = "tag") -> 
         path = posixpath.join(target.workdir, render(service.log_file, target.host))
         argv = ("tail", "-n", str(SERVICE_LOG_LINES), "--", path)
     elif service.strategy == "compose":
-        assert service.compose_file and service.compose_service
-        argv = (
-            "sh",
-            "-c",
-            _COMPOSE_LOG_SCRIPT,
-            "sh",
-            target.compose_project,
-            render(service.compose_file, target.host),
-            service.compose_service,
-            str(SERVICE_LOG_LINES),
-        )
+        argv = _compose_sh(target, _COMPOSE_LOG_SCRIPT, str(SERVICE_LOG_LINES))
     else:
         return None
     return Step(
