@@ -45,6 +45,8 @@ class Deployment:
     finished_at: datetime | None
     git_sha: str = ""
     image_digest: str = ""
+    artifact_url: str = ""
+    evidence_digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,12 @@ class LockInfo:
     tag: str
     reason: str
     acquired_at: datetime
+    #: A runner's lease (UTC): the lock is stale after it; ``None`` for a relman process.
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether this is a runner's lock whose lease ran out before ``now``."""
+        return self.expires_at is not None and self.expires_at < now
 
     def refusal(self) -> EnvironmentLocked:
         """The error telling a second deploy who holds this lock and since when."""
@@ -124,14 +132,17 @@ class DeploymentStore:
         error: str = "",
         git_sha: str = "",
         image_digest: str = "",
-    ) -> None:
+        evidence_digest: str = "",
+    ) -> bool:
         """Record the outcome of a running deploy (``git_sha``: the commit deployed;
-        ``image_digest``: the image a registry-mode compose deploy ran)."""
+        ``image_digest``: the image a registry-mode compose deploy ran;
+        ``evidence_digest``: SHA-256 of the evidence's ``SHA256SUMS``). Returns False when
+        no running deploy has that id (it was finished already, e.g. as interrupted)."""
         with db_errors():
             async with self._engine.begin() as conn:
-                await conn.execute(
+                result = await conn.execute(
                     update(deployments)
-                    .where(deployments.c.id == deployment_id)
+                    .where(deployments.c.id == deployment_id, deployments.c.status == "running")
                     .values(
                         status="succeeded" if ok else "failed",
                         finished_at=at,
@@ -142,8 +153,50 @@ class DeploymentStore:
                         error=error[:2000],
                         git_sha=git_sha,
                         image_digest=image_digest,
+                        evidence_digest=evidence_digest,
                     )
                 )
+        return bool(result.rowcount)
+
+    async def get(self, deployment_id: int) -> Deployment | None:
+        """One deploy of the history, or ``None``."""
+        query = select(deployments).where(deployments.c.id == deployment_id)
+        with db_errors():
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else _deployment(row)
+
+    async def set_artifact(self, deployment_id: int, url: str) -> bool:
+        """Record where a runner uploaded the deploy's log and evidence; False when no
+        deploy has that id."""
+        with db_errors():
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(deployments)
+                    .where(deployments.c.id == deployment_id)
+                    .values(artifact_url=url)
+                )
+        return bool(result.rowcount)
+
+    async def interrupt_running(
+        self, service: str, environment: str, *, at: datetime, error: str
+    ) -> list[Deployment]:
+        """Mark the running deploys of (service, environment) failed with ``error``
+        (their runner or process is gone); returns them as they were."""
+        where = and_(
+            deployments.c.service == service,
+            deployments.c.environment == environment,
+            deployments.c.status == "running",
+        )
+        with db_errors():
+            async with self._engine.begin() as conn:
+                rows = (await conn.execute(select(deployments).where(where))).all()
+                await conn.execute(
+                    update(deployments)
+                    .where(where)
+                    .values(status="failed", finished_at=at, error=error[:2000])
+                )
+        return [_deployment(row) for row in rows]
 
     async def history(self, service: str, environment: str, *, limit: int = 50) -> list[Deployment]:
         """Deploys of ``service`` to ``environment``, newest first."""
@@ -180,8 +233,12 @@ class DeploymentStore:
         tag: str,
         reason: str,
         at: datetime,
+        expires_at: datetime | None = None,
     ) -> None:
-        """Take the deploy lock, or raise :class:`EnvironmentLocked` naming its holder."""
+        """Take the deploy lock, or raise :class:`EnvironmentLocked` naming its holder.
+
+        ``expires_at`` (UTC) leases it: a runner's lock, stale after that time unless
+        :meth:`renew_lock` moves it on."""
         # Two tries: the holder may release between our refused insert and our read.
         for _ in range(2):
             with db_errors():
@@ -196,6 +253,7 @@ class DeploymentStore:
                                 tag=tag,
                                 reason=reason,
                                 acquired_at=at,
+                                expires_at=expires_at,
                             )
                         )
                     return
@@ -217,6 +275,33 @@ class DeploymentStore:
         if row is None:
             return None
         return LockInfo(**row._mapping)
+
+    async def renew_lock(
+        self, service: str, environment: str, *, owner: str, expires_at: datetime
+    ) -> bool:
+        """Move a leased lock's expiry to ``expires_at``; False when ``owner`` no longer
+        holds it (it expired and was freed, or was released by force)."""
+        condition = and_(
+            deploy_locks.c.service == service,
+            deploy_locks.c.environment == environment,
+            deploy_locks.c.owner == owner,
+        )
+        with db_errors():
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    update(deploy_locks).where(condition).values(expires_at=expires_at)
+                )
+        return bool(result.rowcount)
+
+    async def expired_locks(self, now: datetime) -> list[LockInfo]:
+        """The leased locks whose lease ran out before ``now``."""
+        query = select(deploy_locks).where(
+            deploy_locks.c.expires_at.is_not(None), deploy_locks.c.expires_at < now
+        )
+        with db_errors():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        return [LockInfo(**row._mapping) for row in rows]
 
     async def release_lock(
         self, service: str, environment: str, *, owner: str | None = None
@@ -254,4 +339,6 @@ def _deployment(row: Row[Any]) -> Deployment:
         finished_at=m["finished_at"],
         git_sha=m["git_sha"],
         image_digest=m["image_digest"],
+        artifact_url=m["artifact_url"],
+        evidence_digest=m["evidence_digest"],
     )

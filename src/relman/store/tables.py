@@ -135,6 +135,10 @@ deployments = Table(
     Column("git_sha", Text, nullable=False, server_default=""),
     # The image digest (sha256:…) a registry-mode compose deploy ran ("" otherwise).
     Column("image_digest", Text, nullable=False, server_default=""),
+    # A runner's uploaded log and evidence (GitHub artifact URL), and the SHA-256 of the
+    # evidence's SHA256SUMS ("" when there is none).
+    Column("artifact_url", Text, nullable=False, server_default=""),
+    Column("evidence_digest", Text, nullable=False, server_default=""),
     CheckConstraint("kind IN ('deploy', 'rollback')", name="kind_known"),
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
     Index(None, "service", "environment", "id"),
@@ -151,6 +155,9 @@ deploy_locks = Table(
     Column("tag", Text, nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
     Column("acquired_at", UtcDateTime, nullable=False),
+    # A runner's lock is leased (it cannot be checked by pid): stale once past this time.
+    # NULL for a lock held by a relman process.
+    Column("expires_at", UtcDateTime, nullable=True),
 )
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "interrupted")
