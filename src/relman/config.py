@@ -498,6 +498,11 @@ class Policy(_Model):
     #: A person's identities, so four-eyes holds across chat, GitHub and CLI:
     #: ``anna = ["tg:111", "gh:anna", "cli:anna"]``. Role lists may name the person.
     people: dict[str, list[str]] = Field(default_factory=dict)
+    emergency: list[Literal["qa", "releaser", "admin"]] = Field(
+        default_factory=list,
+        description="Roles that may start an emergency release (stage, then production "
+        'without manual testing) besides `admin`, e.g. `["releaser"]`.',
+    )
 
     def roles(self) -> Roles:
         """The domain's view of this policy."""
@@ -507,6 +512,7 @@ class Policy(_Model):
             admin=frozenset(self.admin),
             people={name: frozenset(ids) for name, ids in self.people.items()},
             allow_self_approval=self.allow_self_approval,
+            emergency=frozenset(self.emergency),
         )
 
 

@@ -121,9 +121,17 @@ def build_router(prefix: str) -> APIRouter:
             config=_container(request).config,
         )
         by = initiator(request.state.principal, body.initiated_by)
+        # An emergency release is a person's decision (no manual testing, issue 14 item 3):
+        # relayed by the operator secret as initiated_by, like approvals; CI may not.
+        actor = _decider(request, identity(by)) if body.emergency else Actor(identity(by), ci=True)
+        fields = body.model_dump(exclude={"emergency", "reason"})
         release, created = await _container(request).pipeline.start_release(
-            NewRelease(**{**body.model_dump(), "initiated_by": by}),
-            actor=Actor(identity(by), ci=True),
+            NewRelease(
+                **{**fields, "initiated_by": by},
+                emergency=body.emergency,
+                emergency_reason=body.reason,
+            ),
+            actor=actor,
             source=Source.API,
         )
         if not created:

@@ -82,6 +82,15 @@ class CreateRelease(_Strict):
     github_run_id: str = Field(min_length=1, max_length=100)
     github_action_link: str = _Text
     github_ref: str = Field(default="", max_length=500)
+    emergency: bool = Field(
+        default=False,
+        description="an emergency release: stage, then production without manual testing "
+        "(seed 004; a person with role admin or one in [policy] emergency, relayed with the "
+        "operator secret as initiated_by; needs reason)",
+    )
+    reason: str = Field(
+        default="", max_length=500, description="why the emergency release skips testing"
+    )
 
 
 class StatusReport(_Strict):
@@ -170,6 +179,8 @@ class ReleaseOut(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     allowed_next: list[ReleaseStatus]
+    #: why this emergency release skipped manual testing; "" for an ordinary release
+    emergency_reason: str = ""
 
     @classmethod
     def of(cls, release: Release) -> ReleaseOut:
@@ -188,6 +199,7 @@ class ReleaseOut(BaseModel):
             started_at=release.started_at,
             completed_at=release.completed_at,
             allowed_next=sorted(release.allowed_next()),
+            emergency_reason=release.emergency_reason,
         )
 
 

@@ -244,6 +244,8 @@ def card_lines(
         t.card_tag.format(tag=esc(release.release_tag, MAX_TAG)),
         t.card_status.format(status=t.status(release.status)),
     ]
+    if release.emergency_reason:  # on every card of it (issue 14 item 3)
+        lines.append(t.card_emergency.format(reason=esc(release.emergency_reason, MAX_REASON)))
     lines += [line for line in (live_line(t, release, live),) if line]
     lines += [
         t.card_initiator.format(initiator=esc(release.initiated_by, MAX_NAME)),
@@ -384,6 +386,7 @@ TEAM_KINDS = frozenset(
         NoticeKind.DEV_DEPLOY_FAILED,
         NoticeKind.INCIDENT_OPENED,
         NoticeKind.INCIDENT_RESOLVED,
+        NoticeKind.EMERGENCY,
     }
 )
 
@@ -418,7 +421,7 @@ def notice_screen(view: View, notice: Notice, log_root: Path | None = None) -> S
     if head is None:
         return None
     lines = [f"<b>{head}</b>", "", *card_lines(view, release, failure=False)]
-    if detail:
+    if detail and notice.kind is not NoticeKind.EMERGENCY:  # the card shows the reason
         lines.append(t.card_reason.format(reason=detail))
     if notice.log_path:
         shown = notice.log_path

@@ -99,6 +99,7 @@ class Texts:
     card_live: str  # the release now in production
     card_superseded: str  # {tag}: the one in production instead
     card_stage: str  # {link}
+    card_emergency: str  # {reason}: an emergency release (issue 14 item 3)
     link_stage: str
     decided_approved: str  # {who} {when}
     decided_rejected: str  # {who} {when}
@@ -249,6 +250,7 @@ RU = Texts(
             "interrupted": "⛔ Деплой прерван: relman перезапущен",
             "incident_opened": "🚨 Инцидент на production",
             "incident_resolved": "🩹 Инцидент решён: сервис восстановлен",
+            "emergency": "⚠️ Принудительный релиз: без ручного тестирования",
         }
     ),
     notice_dev="🧑‍💻 Dev-сервер обновлён\n📦 Сервис: {service}\n🌿 Ветка: {ref}{detail}",
@@ -275,6 +277,7 @@ RU = Texts(
     card_live="🟢 Сейчас в production",
     card_superseded="⚪ Заменён: в production сейчас {tag}",
     card_stage="🧪 Stage: {link}",
+    card_emergency="⚠️ Принудительный релиз, без ручного тестирования: {reason}",
     link_stage="открыть",
     decided_approved="✅ Подтвердил: {who} · {when}",
     decided_rejected="❌ Отклонил: {who} · {when}",
@@ -426,6 +429,7 @@ EN = Texts(
             "interrupted": "⛔ Deploy interrupted: relman restarted",
             "incident_opened": "🚨 Production incident",
             "incident_resolved": "🩹 Incident resolved: service restored",
+            "emergency": "⚠️ Emergency release: no manual testing",
         }
     ),
     notice_dev="🧑‍💻 Dev server updated\n📦 Service: {service}\n🌿 Branch: {ref}{detail}",
@@ -452,6 +456,7 @@ EN = Texts(
     card_live="🟢 Live in production",
     card_superseded="⚪ Superseded: production runs {tag}",
     card_stage="🧪 Stage: {link}",
+    card_emergency="⚠️ Emergency release, no manual testing: {reason}",
     link_stage="open",
     decided_approved="✅ Approved by {who} · {when}",
     decided_rejected="❌ Rejected by {who} · {when}",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from relman.cli import app
-from relman.cli._common import console, run, with_container
+from relman.cli._common import console, fail, run, with_container
 from relman.cli.deploy import cli_actor
 from relman.domain.release import MAX_RELEASE_ID, Release, Source
 
@@ -80,6 +80,13 @@ def render_release(release: Release) -> None:
     if release.rollback_to_tag:
         head += f" (rollback to {release.rollback_to_tag})"
     console.print(f"{head}, initiated by {release.initiated_by}", markup=False, highlight=False)
+    if release.emergency_reason:
+        console.print(
+            f"⚠️ emergency release, no manual testing: {release.emergency_reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     previous = None
     for e in release.events:
         after = "" if previous is None else f"+{(e.created_at - previous).total_seconds():.1f}s"
@@ -101,10 +108,25 @@ def start(
     service: Annotated[str, typer.Argument(help="Service name from relman.toml.")],
     tag: Annotated[str, typer.Argument(help="Version tag, e.g. v1.2.3.")],
     run_jobs: RunOption = True,
+    emergency: Annotated[
+        bool,
+        typer.Option(
+            "--emergency",
+            help="Emergency release: stage, then production at once, no manual testing "
+            "(role admin or [policy] emergency; needs --reason).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why the emergency release skips testing.")
+    ] = "",
 ) -> None:
     """Start a release of TAG (as a pushed tag would): stage deploy, then manual testing."""
+    if reason and not emergency:
+        fail("reason: --reason goes with --emergency (an ordinary release has no reason)")
     _act(
-        lambda c: c.pipeline.start_by_hand(service, tag, actor=_actor(), source=Source.CLI),
+        lambda c: c.pipeline.start_by_hand(
+            service, tag, actor=_actor(), source=Source.CLI, emergency=emergency, reason=reason
+        ),
         run_jobs,
     )
 

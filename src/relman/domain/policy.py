@@ -30,6 +30,9 @@ class Action(StrEnum):
     ROLLBACK = "rollback"  # put production back on an earlier version
     RETRY = "retry"  # re-run a failed stage or production deploy
     INCIDENT = "update incidents"  # add a note, the impact, the postmortem; close one
+    #: start an emergency release: stage, then production without manual testing (seed
+    #: 004 "Принудительный релиз", issue 14 item 3)
+    EMERGENCY = "start an emergency release"
 
 
 #: The roles that may take each action (``admin`` may take all of them).
@@ -41,6 +44,9 @@ ROLES_FOR: Mapping[Action, frozenset[str]] = {
     Action.RETRY: frozenset({"releaser", "admin"}),
     # the on-call person who rolls back also writes the incident up (issue 14 item 2)
     Action.INCIDENT: frozenset({"releaser", "admin"}),
+    # skipping QA is admin's alone unless [policy] emergency names more roles
+    # (Roles.emergency)
+    Action.EMERGENCY: frozenset({"admin"}),
 }
 
 
@@ -124,6 +130,9 @@ class Roles:
     admin: frozenset[str] = frozenset()
     people: Mapping[str, frozenset[str]] = field(default_factory=dict)
     allow_self_approval: bool = False
+    #: Roles that may start an emergency release besides ``admin`` (``[policy]
+    #: emergency``, issue 14 item 3).
+    emergency: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Canonical once here, so lookups compare canonical forms on both sides whether the
@@ -164,7 +173,9 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
     with the reason (for the caller to audit and show).
 
     Rules (issue "pipeline" item 2, DESIGN.md §5): deny by default; a CI identity may
-    only start a release; the role must be one of :data:`ROLES_FOR`; the initiator may not
+    only start a release (never an emergency one); the role must be one of
+    :data:`ROLES_FOR` (for :attr:`Action.EMERGENCY` also one of ``roles.emergency``); the
+    initiator may not
     approve their own release unless ``allow_self_approval`` — "the initiator" is the
     person :meth:`Roles.person` finds for the actor and for ``release.initiated_by``, both
     in canonical form (:func:`identity`), so no spelling of an identity dodges four-eyes.
@@ -177,6 +188,8 @@ def authorize(roles: Roles, actor: Actor, action: Action, release: Release | Non
             return
         raise PermissionDenied(f"{actor.id}: a CI identity cannot {action.value}")
     needed = ROLES_FOR[action]
+    if action is Action.EMERGENCY:
+        needed |= roles.emergency
     if not roles.roles_of(actor.id) & needed:
         wanted = " or ".join(sorted(needed))
         raise PermissionDenied(f"{actor.id} may not {action.value}: needs role {wanted}")

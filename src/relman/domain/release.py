@@ -82,6 +82,10 @@ class Release:
     completed_at: datetime | None = None
     id: int | None = None
     events: list[ReleaseEvent] = field(default_factory=list)
+    #: Why this is an emergency release (seed 004's "Принудительный релиз", issue 14
+    #: item 3: manual testing skipped); "" for an ordinary release. Stored apart from
+    #: seed 003's columns, in ``emergency_releases``.
+    emergency_reason: str = ""
 
     def allowed_next(self) -> frozenset[ReleaseStatus]:
         """Statuses this release may move to now."""

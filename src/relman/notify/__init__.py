@@ -34,6 +34,9 @@ class NoticeKind(StrEnum):
     DEV_DEPLOY_FAILED = "dev_deploy_failed"
     INCIDENT_OPENED = "incident_opened"  # a production incident opened (issue 14)
     INCIDENT_RESOLVED = "incident_resolved"  # ... and resolved: service restored
+    #: an emergency release started: no manual testing (seed 004, issue 14 item 3);
+    #: ``detail`` is its reason
+    EMERGENCY = "emergency"
     #: The release moved (any transition, from any source): not a message of its own, a
     #: cue for sinks that keep messages about the release up to date (the bot, issue 16).
     CHANGED = "changed"

@@ -21,6 +21,7 @@ _EMOJI = {
     NoticeKind.DEV_DEPLOY_FAILED: "❌",
     NoticeKind.INCIDENT_OPENED: "🚨",
     NoticeKind.INCIDENT_RESOLVED: "🩹",
+    NoticeKind.EMERGENCY: "⚠️",
     NoticeKind.CHANGED: "🔄",
 }
 
@@ -37,6 +38,7 @@ _WHAT = {
     NoticeKind.DEV_DEPLOY_FAILED: "failed on a developer server",
     NoticeKind.INCIDENT_OPENED: "is in a production incident",
     NoticeKind.INCIDENT_RESOLVED: "is out of its production incident",
+    NoticeKind.EMERGENCY: "is an emergency release: stage, then production without manual testing",
     NoticeKind.CHANGED: "moved",
 }
 

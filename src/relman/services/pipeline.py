@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from relman.config import RelmanConfig
@@ -38,7 +38,13 @@ from relman.domain.status import GROUPS, ReleaseStatus
 from relman.domain.version import is_release_tag, parse_release_tag
 from relman.notify import Notice, NoticeKind, Notifier
 from relman.services.deploys import DeployOutcome, DeployService, DevDeployOutcome
-from relman.services.releases import Clock, NewRelease, ReleaseService, utcnow
+from relman.services.releases import (
+    Clock,
+    NewRelease,
+    ReleaseService,
+    check_emergency_reason,
+    utcnow,
+)
 from relman.store.deployments import Deployment, DeploymentStore
 from relman.store.jobs import Job, JobKind, JobStore, NewJob
 from relman.store.releases import ReleaseStore, StaleRelease
@@ -231,9 +237,23 @@ class PipelineService:
         (service, tag, run id) again returns the recorded release (``created`` False) and
         queues nothing. Raises :class:`InvalidInput` (bad tag,
         empty service), :class:`PermissionDenied` (audited).
+
+        An emergency release (``new.emergency``, seed 004's "Принудительный релиз", issue
+        14 item 3) needs a reason (:class:`InvalidInput` naming ``reason``) and a person
+        with role ``admin`` or one in ``[policy] emergency``; a refusal is logged as an
+        audit line (there is no release row to put it on) and nothing is written. Once
+        recorded, the team chat is told, and the release goes to production right after
+        its stage deploy, without manual testing (:meth:`_skip_testing`).
         """
+        if new.emergency:
+            new = replace(new, emergency_reason=check_emergency_reason(new.emergency_reason))
+            self._authorize_emergency(new, actor, source)
         authorize(self._roles, actor, Action.START)
         release, created = await self._releases.create(new, source=source)
+        if created and release.emergency_reason:
+            await self._notifier.notify(
+                Notice(NoticeKind.EMERGENCY, release, detail=release.emergency_reason)
+            )
         if not created or not self._runs_locally(new.service_name, STAGE):
             return release, created
         job = NewJob("stage_deploy", _id(release), {"actor": actor.audit_name})
@@ -241,11 +261,20 @@ class PipelineService:
         return await self._move(release, S.BUILDING, SYSTEM, source, note, job), True
 
     async def start_by_hand(
-        self, service: str, tag: str, *, actor: Actor, source: Source, run_id: str = ""
+        self,
+        service: str,
+        tag: str,
+        *,
+        actor: Actor,
+        source: Source,
+        run_id: str = "",
+        emergency: bool = False,
+        reason: str = "",
     ) -> Release:
         """Start a release of ``tag`` without CI (``relman release start``, the demo), as a
         pushed tag would: no Actions run link, ref ``refs/tags/<tag>``, run id ``run_id``
-        or a fresh ``<source>-<random>`` one. Raises like :meth:`start_release`."""
+        or a fresh ``<source>-<random>`` one; with ``emergency`` an emergency release for
+        ``reason``. Raises like :meth:`start_release`."""
         release, _ = await self.start_release(
             NewRelease(
                 service_name=service,
@@ -254,6 +283,8 @@ class PipelineService:
                 github_run_id=run_id or f"{source.value}-{uuid.uuid4().hex[:12]}",
                 github_action_link="",
                 github_ref=f"refs/tags/{tag}",
+                emergency=emergency,
+                emergency_reason=reason,
             ),
             actor=actor,
             source=source,
@@ -478,6 +509,9 @@ class PipelineService:
                 github_run_id=f"retry-of-{release_id}",
                 github_action_link=failed.github_action_link,
                 github_ref=failed.github_ref,
+                # a retried emergency release is still one (its reason was checked)
+                emergency=bool(failed.emergency_reason),
+                emergency_reason=failed.emergency_reason,
             ),
             actor=SYSTEM,
             source=source,
@@ -541,6 +575,8 @@ class PipelineService:
             rollback_to_tag=rollback_to_tag,
         )
         await self._moved(release)
+        if release.status is S.MANUAL_TESTING and release.emergency_reason:
+            return await self._skip_testing(release)
         await self._notify(release, detail=note)
         return release
 
@@ -666,6 +702,8 @@ class PipelineService:
             sha = result.git_sha or ""
             note = f"on stage at {sha[:12]}" if sha else "on stage"
             release = await self._move(release, S.MANUAL_TESTING, SYSTEM, Source.WORKER, note)
+            if release.emergency_reason:
+                return JobOutcome(await self._skip_testing(release), True)
             await self._notify(release, log_path=log_path)
             return JobOutcome(release, True)
         error = result.error or "stage deploy failed"
@@ -767,6 +805,52 @@ class PipelineService:
         for status in path:
             release = await self._move(release, status, SYSTEM, Source.WORKER, reason)
         return release
+
+    # --- emergency releases (issue 14 item 3) ---------------------------------------
+
+    def _authorize_emergency(self, new: NewRelease, actor: Actor, source: Source) -> None:
+        """Allow ``actor`` to start the emergency release ``new`` or raise
+        :class:`PermissionDenied`. A refusal is audited as a WARNING line of the
+        ``relman.pipeline`` log — who, what, why — since no release row exists to hold it
+        (and none is written: the refusal comes before anything else)."""
+        try:
+            authorize(self._roles, actor, Action.EMERGENCY)
+        except PermissionDenied as exc:
+            log.warning(
+                "refused: %s asked for an emergency release of %s %s (source %s): %s",
+                actor.audit_name,
+                new.service_name,
+                new.release_tag,
+                source.value,
+                exc,
+            )
+            raise
+
+    async def _skip_testing(self, release: Release) -> Release:
+        """An emergency release just reached ``manual_testing`` on stage: pass it on at
+        once (seed 004's forced release skips the checks; issue 14 item 3) and start the
+        production deploy as an approval would, bound to the sha (and digest) stage ran.
+        Nobody is asked to test; the audit row names the reason."""
+        sha, digest = await self._stage_artifact(_id(release))
+        note = f"⚠️ emergency release: manual testing skipped ({release.emergency_reason})"
+        if sha:
+            note += f"; on stage at {sha[:12]}"
+        executor = self._executor(release.service_name, PRODUCTION)
+        job = (
+            NewJob(
+                "production_deploy",
+                _id(release),
+                {
+                    "actor": release.initiated_by,
+                    "sha": sha,
+                    "digest": digest,
+                    "executor": executor,
+                },
+            )
+            if executor is not None
+            else None
+        )
+        return await self._move(release, S.MANUAL_TEST_PASSED, SYSTEM, Source.WORKER, note, job)
 
     # --- helpers --------------------------------------------------------------------
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from relman.domain.errors import IllegalTransition, InvalidInput
 from relman.domain.release import Release, Source, parse_release_id
 from relman.domain.status import GROUPS, ReleaseStatus
+from relman.domain.text import text_problem
 from relman.domain.version import parse_release_tag
 from relman.store.releases import ReleaseStore, StaleRelease
 
 Clock = Callable[[], datetime]
 
 MAX_PAGE = 200
+
+#: The longest emergency reason (characters): one or two sentences for the chat and the
+#: audit row, like a rejection reason.
+MAX_EMERGENCY_REASON = 500
 
 
 def utcnow() -> datetime:
@@ -37,6 +42,29 @@ class NewRelease:
     github_run_id: str
     github_action_link: str
     github_ref: str
+    #: An emergency release: stage, then production without manual testing (seed 004's
+    #: "Принудительный релиз", issue 14 item 3), for ``emergency_reason`` (mandatory,
+    #: checked by :func:`check_emergency_reason`).
+    emergency: bool = False
+    emergency_reason: str = ""
+
+
+def check_emergency_reason(reason: str) -> str:
+    """The reason of an emergency release, stripped (seed 004's "Принудительный релиз";
+    issue 14 item 3: it is mandatory). Raises :class:`InvalidInput` (field ``reason``) when
+    it is blank, longer than :data:`MAX_EMERGENCY_REASON` characters or holds a character
+    a free text may not (:func:`relman.domain.text.text_problem`)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "reason", "an emergency release needs a reason: say why manual testing is skipped"
+        )
+    if len(reason) > MAX_EMERGENCY_REASON:
+        raise InvalidInput("reason", f"at most {MAX_EMERGENCY_REASON} characters")
+    problem = text_problem(reason, free_text=True)
+    if problem is not None:
+        raise InvalidInput("reason", problem)
+    return reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +87,10 @@ class ReleaseService:
 
         Returns ``(release, created)``; ``created`` is False when the same
         (service_name, release_tag, github_run_id) was already recorded (idempotent retry).
-        Raises :class:`InvalidInput` for a tag that is not ``v`` + SemVer (seed 004) or
-        an empty service name.
+        An emergency release (``new.emergency_reason``) is recorded in
+        ``emergency_releases`` in the same transaction, and its creation audit row says so
+        with the reason. Raises :class:`InvalidInput` for a tag that is not ``v`` + SemVer
+        (seed 004), an empty service name or a bad emergency reason.
         """
         if not new.service_name.strip():
             raise InvalidInput("service_name", "must not be empty")
@@ -75,6 +105,13 @@ class ReleaseService:
             source=source,
             at=self._clock(),
         )
+        if new.emergency:
+            release.emergency_reason = check_emergency_reason(new.emergency_reason)
+            event = replace(
+                event,
+                note=f"⚠️ emergency release, manual testing skipped: {release.emergency_reason}",
+            )
+            release.events = [event]
         return await self._store.add(release, event)
 
     async def report_status(

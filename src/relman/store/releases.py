@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, Select, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,7 +19,7 @@ from relman.domain.release import Release, ReleaseEvent, Source
 from relman.domain.status import ReleaseStatus
 from relman.store.db import db_errors
 from relman.store.jobs import NewJob, insert_job
-from relman.store.tables import release_events, releases
+from relman.store.tables import emergency_releases, release_events, releases
 
 
 class StaleRelease(Conflict):
@@ -48,6 +48,8 @@ class ReleaseStore:
                 async with self._engine.begin() as conn:
                     release_id = await _insert_release(conn, release)
                     await _insert_event(conn, release_id, event)
+                    if release.emergency_reason:
+                        await _insert_emergency(conn, release_id, release, event)
             except IntegrityError:
                 existing = await self._find_same_run(release)
                 if existing is None:  # pragma: no cover - the unique key is the only one
@@ -64,9 +66,7 @@ class ReleaseStore:
         """
         with db_errors():
             async with self._engine.connect() as conn:
-                row = (
-                    await conn.execute(select(releases).where(releases.c.id == release_id))
-                ).first()
+                row = (await conn.execute(_select().where(releases.c.id == release_id))).first()
                 if row is None:
                     raise ReleaseNotFound(release_id)
                 release = _release_from_row(row)
@@ -119,7 +119,7 @@ class ReleaseStore:
         """Of ``service``'s ``deployed`` releases (of ``tag``, when given), the one that
         reached ``deployed`` last (a newer one supersedes it — DESIGN.md §1)."""
         query = (
-            select(releases)
+            _select()
             .where(
                 and_(
                     releases.c.service_name == service,
@@ -148,7 +148,7 @@ class ReleaseStore:
 
         ``before_id`` is the keyset cursor: only releases with a smaller id are returned.
         """
-        query = select(releases).order_by(releases.c.id.desc()).limit(limit)
+        query = _select().order_by(releases.c.id.desc()).limit(limit)
         if service is not None:
             query = query.where(releases.c.service_name == service)
         if statuses is not None:
@@ -170,7 +170,7 @@ class ReleaseStore:
                 return int((await conn.execute(query)).scalar_one())
 
     async def _find_same_run(self, release: Release) -> Release | None:
-        query = select(releases).where(
+        query = _select().where(
             and_(
                 releases.c.service_name == release.service_name,
                 releases.c.release_tag == release.release_tag,
@@ -180,6 +180,28 @@ class ReleaseStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _release_from_row(row)
+
+
+def _select() -> Select[Any]:
+    """``releases`` rows with their emergency reason (``NULL`` for an ordinary release)."""
+    return select(releases, emergency_releases.c.reason.label("emergency_reason")).select_from(
+        releases.outerjoin(emergency_releases, emergency_releases.c.release_id == releases.c.id)
+    )
+
+
+async def _insert_emergency(
+    conn: AsyncConnection, release_id: int, release: Release, event: ReleaseEvent
+) -> None:
+    """The emergency record of a new release, in its creation's transaction (who asked,
+    why, when: the creation event's actor and time)."""
+    await conn.execute(
+        insert(emergency_releases).values(
+            release_id=release_id,
+            reason=release.emergency_reason,
+            actor=event.actor,
+            at=event.created_at,
+        )
+    )
 
 
 async def _insert_release(conn: AsyncConnection, release: Release) -> int:
@@ -244,6 +266,7 @@ def _release_from_row(row: Row[Any]) -> Release:
         created_at=m["created_at"],
         started_at=m["started_at"],
         completed_at=m["completed_at"],
+        emergency_reason=m["emergency_reason"] or "",
     )
 
 
