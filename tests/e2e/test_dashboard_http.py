@@ -39,14 +39,17 @@ async def web_container(database_url: str, tmp_path: Path) -> AsyncIterator[Cont
         services={
             "hello": Service(
                 repo="https://example.invalid/hello.git",
-                workdir="/srv/h",
+                workdir="{root}/h",
                 start_command=["true"],
                 health=HealthCheck(url="http://{address}:1/health"),
             )
         },
-        hosts={"box": Host(transport="local", root=str(tmp_path / "box"))},
+        hosts={
+            "box": Host(transport="local", root=str(tmp_path / "box")),
+            "stage-box": Host(transport="local", root=str(tmp_path / "stage-box")),
+        },
         environments={
-            "stage": Environment(hosts=["box"], executor="github"),
+            "stage": Environment(hosts=["stage-box"], executor="github"),
             "production": Environment(hosts=["box"], executor="github"),
         },
         policy=POLICY,

@@ -56,10 +56,14 @@ async def local_production(
         settings.config_file,
         RelmanConfig(
             services={"hello": hello_service(sample_repo, port, health=health)},
-            hosts={"prod": Host(transport="local", root=str(root))},
+            hosts={
+                "prod": Host(transport="local", root=str(root)),
+                # its own folder: two environments never share a checkout
+                "stage": Host(transport="local", root=str(root / "stage")),
+            },
             environments={
                 # CI deploys stage and reports; relman's worker deploys production.
-                "stage": Environment(hosts=["prod"], executor="github"),
+                "stage": Environment(hosts=["stage"], executor="github"),
                 "production": Environment(hosts=["prod"]),
             },
             policy=Policy(qa=[QA.id], releaser=releasers or []),

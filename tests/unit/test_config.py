@@ -250,7 +250,7 @@ def test_an_environment_url_is_filled_in_per_service(tmp_path: Path) -> None:
     [
         ("analytics", "rollback_window_hours = 0", r"analytics\.rollback_window_hours: .*greater"),
         ("analytics", 'git_timeout = "soon"', r"analytics\.git_timeout: .*valid number"),
-        ("analytics", "window = 3", r"analytics\.window: Extra inputs"),
+        ("analytics", "window = 3", r"analytics\.window: unknown key"),
         ("policy", "require_reject_reason = 2", r"policy\.require_reject_reason: .*boolean"),
     ],
 )

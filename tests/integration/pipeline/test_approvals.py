@@ -43,11 +43,14 @@ def pipeline_config(repo: SampleRepo, tmp: Path) -> RelmanConfig:
     """hello on a local host that these tests never deploy to (their jobs stay queued)."""
     return RelmanConfig(
         services={"hello": hello_service(repo, 1)},
-        hosts={"box": Host(transport="local", root=str(tmp / "box"))},
+        hosts={
+            "box": Host(transport="local", root=str(tmp / "box")),
+            "stage-box": Host(transport="local", root=str(tmp / "stage-box")),
+        },
         environments={
             # CI deploys stage (it reports the stage statuses); relman's worker deploys
             # production (approval queues that job).
-            "stage": Environment(hosts=["box"], executor="github"),
+            "stage": Environment(hosts=["stage-box"], executor="github"),
             "production": Environment(hosts=["box"]),
         },
         policy=POLICY,

@@ -45,9 +45,12 @@ async def github_pipeline(
         settings.config_file,
         RelmanConfig(
             services={"hello": service},
-            hosts={"box": Host(transport="local", root=str(tmp_path / "box"))},
+            hosts={
+                "box": Host(transport="local", root=str(tmp_path / "box")),
+                "stage-box": Host(transport="local", root=str(tmp_path / "stage-box")),
+            },
             environments={
-                "stage": Environment(hosts=["box"], executor="github"),
+                "stage": Environment(hosts=["stage-box"], executor="github"),
                 "production": Environment(hosts=["box"], executor="github"),
             },
             policy=Policy(qa=["tg:3"]),
