@@ -22,9 +22,10 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -35,7 +36,11 @@ from relman.config import Settings  # noqa: E402
 from relman.domain.status import ReleaseStatus  # noqa: E402
 from relman.store.db import upgrade  # noqa: E402
 from relman.store.tables import deployments, releases  # noqa: E402
+from relman.web.service import LIVE_TTL  # noqa: E402
 from relman.web.signin import SESSION_COOKIE, Session, SignIn  # noqa: E402
+
+if TYPE_CHECKING:
+    from relman.bootstrap import Container
 
 S = ReleaseStatus
 SECRET = "benchmark-secret-0123456789abcdef"
@@ -59,18 +64,30 @@ def status_for(rng: random.Random, newest: bool) -> ReleaseStatus:
     return S.ROLLBACK_FAILED
 
 
-#: The indexes a store migration would add for these queries (``--with-indexes`` measures
-#: them): a service's releases newest first, and a service's deployed release of a tag.
-PROPOSED_INDEXES = (
-    "CREATE INDEX ix_releases_service_name_id ON releases (service_name, id)",
-    "CREATE INDEX ix_releases_service_name_status_release_tag "
-    "ON releases (service_name, status, release_tag)",
-)
+#: The indexes migration 0009 adds for these pages (``--without-indexes`` drops them to
+#: measure the schema before it).
+DASHBOARD_INDEXES = ("ix_releases_service_name_id", "ix_releases_service_name_status_release_tag")
+
+#: The page kinds measured: the releases page's query string for each.
+KINDS: dict[str, dict[str, str]] = {
+    "first page": {},
+    "group active": {"group": "active"},
+    "group failed": {"group": "failed"},
+    "one service": {"service": "svc-3"},
+    "rare status": {"status": "rollback_failed"},
+}
+DEEP = "page 100 (cursor)"
+#: The first page with the release in production looked up for every request (the page
+#: caches it for ``Dashboard.live_ttl`` seconds otherwise).
+UNCACHED = "first page, live not cached"
 
 
-async def fill(url: str, count: int, services: int, *, indexes: bool = False) -> None:
+async def fill(url: str, count: int, services: int, *, indexes: bool = True) -> None:
     """``count`` releases spread over ``services`` services, oldest first, and a
-    production deploy row per deployed release."""
+    production deploy row per deployed release; without ``indexes``, migration 0009's
+    indexes are dropped. PostgreSQL's statistics are then gathered (``ANALYZE``: what
+    autovacuum does on a live installation after so many rows; relman never runs it on
+    SQLite, so SQLite is measured without)."""
     from relman.store.db import create_engine
 
     engine = create_engine(url)
@@ -127,15 +144,18 @@ async def fill(url: str, count: int, services: int, *, indexes: bool = False) ->
             await conn.execute(insert(releases), batch)
         for i in range(0, len(deploys), 5000):
             await conn.execute(insert(deployments), deploys[i : i + 5000])
-        if indexes:
-            from sqlalchemy import text
-
-            for ddl in PROPOSED_INDEXES:
-                await conn.execute(text(ddl))
+        if not indexes:
+            for name in DASHBOARD_INDEXES:
+                await conn.execute(text(f"DROP INDEX {name}"))
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
     await engine.dispose()
 
 
-async def measure(url: str, rounds: int, folder: Path) -> dict[str, list[float]]:
+async def measure(
+    url: str, rounds: int, folder: Path, *, explain: bool = False
+) -> dict[str, list[float]]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=url,
@@ -150,15 +170,11 @@ async def measure(url: str, rounds: int, folder: Path) -> dict[str, list[float]]
     cookie = SignIn(SECRET, container.seen).cookie(
         Session("tg:111", "Bench", "bench-session", now + timedelta(hours=1))
     )
-    kinds: dict[str, dict[str, str]] = {
-        "first page": {},
-        "group active": {"group": "active"},
-        "group failed": {"group": "failed"},
-        "one service": {"service": "svc-3"},
-        "rare status": {"status": "rollback_failed"},
-    }
+    kinds = dict(KINDS)
     timings: dict[str, list[float]] = {name: [] for name in kinds}
-    timings["page 100 (cursor)"] = []
+    timings[DEEP] = []
+    timings[UNCACHED] = []
+    dashboard = app.state.web.dashboard
     cpu: list[float] = []
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -172,11 +188,15 @@ async def measure(url: str, rounds: int, folder: Path) -> dict[str, list[float]]
         for _ in range(99):
             page = await container.releases.list(limit=50, cursor=cursor)
             cursor = page.next_cursor
-        kinds_deep = {"cursor": cursor or ""}
+        kinds[DEEP] = {"cursor": cursor or ""}
+        kinds[UNCACHED] = {}
+        if explain:
+            await show_plans(container, client, kinds)
         for _ in range(20):  # warm-up: templates compiled, caches filled
             await client.get("/")
         for _ in range(rounds):
-            for name, params in [*kinds.items(), ("page 100 (cursor)", kinds_deep)]:
+            for name, params in kinds.items():
+                dashboard.live_ttl = 0.0 if name == UNCACHED else LIVE_TTL
                 started, started_cpu = time.perf_counter(), time.process_time()
                 response = await client.get("/", params=params)
                 elapsed = (time.perf_counter() - started) * 1000
@@ -186,6 +206,49 @@ async def measure(url: str, rounds: int, folder: Path) -> dict[str, list[float]]
     await container.aclose()
     timings["(CPU time, all pages)"] = cpu
     return timings
+
+
+async def show_plans(
+    container: Container, client: httpx.AsyncClient, kinds: dict[str, dict[str, str]]
+) -> None:
+    """For each page kind, the SQL one request runs (caught on the engine, the live
+    marking included: the request waits out the page's cache of it first) and each
+    statement's plan: ``EXPLAIN QUERY PLAN`` on SQLite, ``EXPLAIN ANALYZE`` on PostgreSQL."""
+    from sqlalchemy import event
+
+    caught: list[tuple[str, Any]] = []
+
+    def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            caught.append((statement, parameters))
+
+    engine = container.engine
+    postgres = engine.dialect.name == "postgresql"
+    for name, params in kinds.items():
+        if name == UNCACHED:
+            continue
+        await asyncio.sleep(LIVE_TTL + 0.1)  # a benchmark, not a test: let the cache expire
+        caught.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", catch)
+        try:
+            response = await client.get("/", params=params)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", catch)
+        assert response.status_code == 200, (name, response.status_code)
+        print(f"\n### {name} {params or ''}: {len(caught)} queries")
+        seen: set[str] = set()
+        for statement, parameters in list(caught):
+            if statement in seen:
+                continue
+            seen.add(statement)
+            count = sum(1 for s, _ in caught if s == statement)
+            print(f"\n-- x{count}: " + " ".join(statement.split())[:400])
+            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+            async with engine.connect() as conn:
+                rows = (await conn.exec_driver_sql(prefix + statement, parameters)).all()
+            for row in rows:
+                print("   ", row[-1])
+    print()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -203,7 +266,12 @@ async def main() -> int:
         "--database-url", default="", help="an EMPTY database (default: a temporary SQLite)"
     )
     parser.add_argument(
-        "--with-indexes", action="store_true", help="add PROPOSED_INDEXES before measuring"
+        "--without-indexes",
+        action="store_true",
+        help="drop migration 0009's indexes first (the schema before it)",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print each page kind's SQL and query plans"
     )
     args = parser.parse_args()
     if args.releases < 100 or args.rounds < 10:
@@ -212,12 +280,12 @@ async def main() -> int:
         folder = Path(tmp)
         url = args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
         began = time.perf_counter()
-        await fill(url, args.releases, args.services, indexes=args.with_indexes)
+        await fill(url, args.releases, args.services, indexes=not args.without_indexes)
         print(
             f"filled {args.releases} releases of {args.services} services "
             f"in {time.perf_counter() - began:.1f} s ({url.split(':', 1)[0]})"
         )
-        timings = await measure(url, args.rounds, folder)
+        timings = await measure(url, args.rounds, folder, explain=args.explain)
     cpu = timings.pop("(CPU time, all pages)")
     everything = [t for values in timings.values() for t in values]
     print("\n| page | requests | p50 ms | p95 ms | p99 ms | max ms |")

@@ -91,6 +91,10 @@ releases = Table(
     # The list queries: by status (bot groups), by service and status, newest first by id.
     Index(None, "status", "id"),
     Index(None, "service_name", "status", "id"),
+    # The dashboard (migration 0009): a service's releases newest first, and the deployed
+    # release of the tag production runs (current_deployed) without sorting them all.
+    Index(None, "service_name", "id"),
+    Index(None, "service_name", "status", "release_tag"),
 )
 
 release_events = Table(

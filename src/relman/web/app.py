@@ -17,6 +17,7 @@ def install_web(app: FastAPI, container: Container, prefix: str = "") -> None:
     """Serve the dashboard under ``prefix`` (``""``: at ``/``) and the offline API docs.
     Call after the API's routes: the dashboard answers every other GET with its 404 page."""
     web = Web(container, prefix)
+    app.state.web = web  # the pages' state (the dashboard benchmark reads its cache)
     static = f"{web.prefix}/static"
     app.mount(static, StaticFiles(directory=STATIC), name="web-static")
     openapi_url = app.openapi_url or "/openapi.json"
