@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from relman.config import RelmanConfig, Settings, load_config
+from relman.config import RelmanConfig, Settings, load_config, require_runnable
 from relman.deploy import TransportFactory, open_transport
 from relman.integrations.github import GitHubClient
 from relman.notify import Notifier, Sink
@@ -49,7 +49,12 @@ class Container:
     github: GitHubClient | None = None
 
     def worker(self) -> Worker:
-        """A worker for this container's job queue, timed by the settings."""
+        """A worker for this container's job queue, timed by the settings.
+
+        Raises :class:`~relman.domain.errors.ConfigError` when an executor of relman.toml
+        cannot run (``executor = "github"`` without ``RELMAN_GITHUB_TOKEN``): refused when
+        the worker starts, not at the first approval (issue 15 item 7)."""
+        require_runnable(self.config, github_client=self.github is not None)
         return Worker(
             self.pipeline,
             self.jobs,

@@ -937,28 +937,28 @@ def require_runnable(config: RelmanConfig, *, github_client: bool) -> None:
     found at start-up, not at the first approval, which would lose the release).
 
     ``github_client`` tells whether a GitHub client is configured (``RELMAN_GITHUB_TOKEN``).
-    Raises :class:`ConfigError` naming the setting when an environment has
-    ``executor = "github"`` and there is no token, or a service it dispatches for has no
-    ``github_repository``.
+    Only production's executor dispatches (on approval, seed 003 on-approve-manual-testing;
+    stage's workflow starts from the tag push). Raises :class:`ConfigError` naming the
+    setting when production has ``executor = "github"`` and there is no token, or a
+    service has no ``github_repository`` to dispatch in.
     """
-    dispatching = [name for name, env in config.environments.items() if env.executor == "github"]
-    if not dispatching:
+    production = config.environments.get("production")
+    if production is None or production.executor != "github":
         return
     if not github_client:
         raise ConfigError(
-            f"RELMAN_GITHUB_TOKEN is not set, but environment {dispatching[0]!r} has "
-            'executor = "github": relman dispatches its workflow with that token '
+            "RELMAN_GITHUB_TOKEN is not set, but environment 'production' has executor = "
+            '"github": relman dispatches its workflow on approval with that token '
             '(actions:write); set it, or use executor = "local"',
             variable="RELMAN_GITHUB_TOKEN",
         )
-    if "production" in dispatching:
-        missing = [name for name, s in config.services.items() if not s.github_repository]
-        if missing:
-            raise ConfigError(
-                f"services.{missing[0]}.github_repository is not set, but environment "
-                "'production' has executor = \"github\": relman dispatches the workflow of "
-                "that repository (owner/name)"
-            )
+    missing = [name for name, s in config.services.items() if not s.github_repository]
+    if missing:
+        raise ConfigError(
+            f"services.{missing[0]}.github_repository is not set, but environment "
+            "'production' has executor = \"github\": relman dispatches the workflow of that "
+            "repository (owner/name) on approval"
+        )
 
 
 def load_config(path: Path) -> RelmanConfig:

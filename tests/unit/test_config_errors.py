@@ -190,8 +190,11 @@ def test_the_operator_secret_may_not_be_cis_secret(monkeypatch: pytest.MonkeyPat
 
 
 GITHUB_CONFIG = RelmanConfig(
-    hosts={"box": Host(transport="local")},
-    environments={"production": Environment(hosts=["box"], executor="github")},
+    hosts={"box": Host(transport="local", root="/p"), "s": Host(transport="local", root="/s")},
+    environments={
+        "stage": Environment(hosts=["s"], executor="github"),
+        "production": Environment(hosts=["box"], executor="github"),
+    },
 )
 
 
@@ -200,8 +203,31 @@ def test_the_github_executor_without_a_token_cannot_start_a_worker() -> None:
         require_runnable(GITHUB_CONFIG, github_client=False)
     assert str(info.value) == (
         "RELMAN_GITHUB_TOKEN is not set, but environment 'production' has executor = "
-        '"github": relman dispatches its workflow with that token (actions:write); set it, '
-        'or use executor = "local"'
+        '"github": relman dispatches its workflow on approval with that token '
+        '(actions:write); set it, or use executor = "local"'
     )
     require_runnable(GITHUB_CONFIG, github_client=True)
     require_runnable(RelmanConfig(), github_client=False)
+    # stage's workflow starts from the tag push: relman dispatches nothing there
+    stage_only = GITHUB_CONFIG.model_copy(
+        update={"environments": {"stage": Environment(hosts=["s"], executor="github")}}
+    )
+    require_runnable(stage_only, github_client=False)
+
+
+def test_the_github_executor_needs_each_services_repository() -> None:
+    config = RelmanConfig.model_validate(
+        {
+            **GITHUB_CONFIG.model_dump(exclude_none=True),
+            "services": {
+                "hello": {
+                    "repo": "x",
+                    "workdir": "{root}/h",
+                    "start_command": ["true"],
+                    "health": {"url": "http://{address}/"},
+                }
+            },
+        }
+    )
+    with pytest.raises(ConfigError, match=r"^services\.hello\.github_repository is not set"):
+        require_runnable(config, github_client=True)
