@@ -40,11 +40,23 @@ def next_command(
     ] = BumpKind.AUTO,
     pre: PreOption = None,
     repo: RepoOption = Path("."),
+    all_kinds: Annotated[
+        bool,
+        typer.Option("--all", help="Print every choice: one 'KIND VERSION' line per bump kind."),
+    ] = False,
 ) -> None:
-    """Print the version after the latest vX.Y.Z tag (0.0.0 when there is none)."""
-    from relman.versioning import next_release_version
+    """Print the version after the latest vX.Y.Z tag (0.0.0 when there is none); after a
+    release candidate, its final version unless commits since ask for more."""
+    from relman.versioning import next_release_choices, next_release_version
 
     with refusals():
+        if all_kinds:
+            for choice, version in next_release_choices(repo, pre):
+                shown = str(version) if version is not None else "-"
+                console.print(
+                    f"{choice.value} {shown}", highlight=False, markup=False, soft_wrap=True
+                )
+            return
         version = next_release_version(repo, kind, pre)
     console.print(str(version), highlight=False, markup=False, soft_wrap=True)
 

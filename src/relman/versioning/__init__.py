@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ReleaseResult,
         cut_release,
         describe_plan,
+        next_release_choices,
         next_release_version,
     )
     from relman.versioning.github import init_github
@@ -38,6 +39,7 @@ _HOME = {
     "ReleaseResult": "relman.versioning.cut",
     "cut_release": "relman.versioning.cut",
     "describe_plan": "relman.versioning.cut",
+    "next_release_choices": "relman.versioning.cut",
     "next_release_version": "relman.versioning.cut",
     "init_github": "relman.versioning.github",
     "check_tag": "relman.versioning.tags",
@@ -59,5 +61,6 @@ __all__ = [
     "describe_plan",
     "image_tags",
     "init_github",
+    "next_release_choices",
     "next_release_version",
 ]

@@ -10,7 +10,7 @@ release-please does.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import Enum
 
 from relman.versioning.commits import Commit
@@ -51,12 +51,16 @@ def entry(commit: Commit, text: str | None = None) -> str:
     return f"- {prefix}{body} ({commit.short_sha})"
 
 
-def render_section(tag: str, day: dt.date, commits: Iterable[Commit]) -> str:
+def render_section(
+    tag: str, day: dt.date, commits: Iterable[Commit], candidates: Sequence[str] = ()
+) -> str:
     """The changelog section of release ``tag`` dated ``day``.
 
     ``commits`` come newest first (``git log`` order) and keep that order within a group;
-    empty groups are left out; a release without commits says so. The text ends with one
-    newline.
+    empty groups are left out; a release without commits says so. ``candidates`` are the
+    release candidates (prerelease tags, oldest first) whose changes a final release
+    gathers (issue 15 item 11); the section names them under its heading. The text ends
+    with one newline.
     """
     groups: dict[Group, list[str]] = {group: [] for group in Group}
     for commit in commits:
@@ -65,10 +69,12 @@ def render_section(tag: str, day: dt.date, commits: Iterable[Commit]) -> str:
             groups[Group.BREAKING].extend(entry(commit, note) for note in notes)
         groups[group_of(commit)].append(entry(commit))
     parts = [f"## {tag} - {day.isoformat()}"]
+    if candidates:
+        parts.append("Includes the release candidates " + ", ".join(candidates) + ".")
     for group, entries in groups.items():
         if entries:
             parts.append(group.value + "\n\n" + "\n".join(entries))
-    if len(parts) == 1:
+    if len(parts) == 1 + bool(candidates):
         parts.append("No changes.")
     return "\n\n".join(parts) + "\n"
 

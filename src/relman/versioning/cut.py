@@ -8,7 +8,10 @@
 6. ``git push`` of the branch and the tag, when asked.
 
 The changelog section lists the commits since the latest release tag (a prerelease tag
-counts too), so each section says what its own tag added.
+counts too), so each section says what its own tag added — except a final release after
+its release candidates (v1.2.3 after v1.2.3-rc.1, rc.2): its section gathers everything
+since the release before them, as release-please and conventional-changelog do, without
+the candidates' own version-bump commits (issue 15 item 11).
 
 :func:`plan_release` does every check and computes every byte to write without touching
 anything; :func:`apply_release` writes, and undoes its writes when git refuses the commit
@@ -106,13 +109,32 @@ def next_release_version(
 
     The base is the highest ``v``-SemVer tag, or 0.0.0 when there is none (so the first
     ``minor`` is 0.1.0). ``auto`` reads the commits since that tag (see
-    :func:`relman.versioning.bump.auto_kind`). Raises :class:`GitError` outside a
-    repository, :class:`ReleaseRefused` for ``auto`` without new commits or a label switch
-    that would go backwards.
+    :func:`relman.versioning.bump.auto_kind`); with none since a release candidate it is
+    that candidate's final version (v1.2.3-rc.2 → 1.2.3). Raises :class:`GitError` outside
+    a repository, :class:`ReleaseRefused` for ``auto`` without new commits since a final
+    release or a label switch that would go backwards.
     """
     git = Git.open(repo)
     latest = git.latest_release_tag()
     return _choose_version(git, latest, kind, pre)
+
+
+def next_release_choices(
+    repo: Path, pre: PreLabel | None = None
+) -> list[tuple[BumpKind, semver.Version | None]]:
+    """Every bump kind with the version it would give (``relman version next --all``),
+    in :class:`BumpKind` order; ``None`` for a kind refused here (``auto`` without new
+    commits, a label switch going backwards). After a release candidate ``patch`` (and
+    ``auto``) offer its final version. Raises :class:`GitError` outside a repository."""
+    git = Git.open(repo)
+    latest = git.latest_release_tag()
+    choices: list[tuple[BumpKind, semver.Version | None]] = []
+    for kind in BumpKind:
+        try:
+            choices.append((kind, _choose_version(git, latest, kind, pre)))
+        except ReleaseRefused:
+            choices.append((kind, None))
+    return choices
 
 
 def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
@@ -177,16 +199,23 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
         branch_ref = [f"refs/heads/{branch}:refs/heads/{branch}"] if branch else []
         refspecs = (*branch_ref, f"refs/tags/{tag}:refs/tags/{tag}")
 
+    candidates = _candidates_of(git, version)
+    base = _changelog_base(git, version, candidates) if candidates else latest
+    bumps = {f"chore: bump version to {tag.version}" for tag in candidates}
     commits = tuple(
-        parse_commit(raw.sha, raw.message)
-        for raw in git.commits_since(latest.name if latest else None)
+        commit
+        for commit in (
+            parse_commit(raw.sha, raw.message)
+            for raw in git.commits_since(base.name if base else None)
+        )
+        if commit.scope is not None or f"{commit.type}: {commit.description}" not in bumps
     )
     changes = [
         _version_file_change(git.root, path, version)
         for path in _version_files(git.root, options.files)
     ]
     today = options.today or dt.datetime.now(dt.UTC).date()
-    section = render_section(tag, today, commits)
+    section = render_section(tag, today, commits, [t.name for t in candidates])
     changelog_path = _inside(git.root, options.changelog, "changelog")
     old_changelog = _read(git.root, changelog_path, "changelog")
     changes.append(
@@ -295,11 +324,37 @@ def _choose_version(
     current = latest.version if latest else semver.Version(0, 0, 0)
     if kind is BumpKind.AUTO:
         raw = git.commits_since(latest.name if latest else None)
+        if not raw and latest is not None and latest.version.prerelease:
+            # Nothing since a release candidate: what comes next is its final version
+            # (issue 15 item 11: after v1.2.3-rc.2, v1.2.3).
+            return latest.version.finalize_version()
         if not raw:
             since = f"since {latest.name}" if latest else "in the repository"
             raise ReleaseRefused(f"nothing to release: no commits {since}")
         kind = auto_kind((parse_commit(c.sha, c.message) for c in raw), current)
     return next_version(current, kind, pre)
+
+
+def _candidates_of(git: Git, version: semver.Version) -> list[ReleaseTag]:
+    """The prerelease tags of final ``version`` (v1.2.3-rc.1, -rc.2 for 1.2.3), oldest
+    first; none for a prerelease ``version``."""
+    if version.prerelease:
+        return []
+    return [
+        tag
+        for tag in git.release_tags()
+        if tag.version.prerelease and tag.version.finalize_version() == version
+    ]
+
+
+def _changelog_base(
+    git: Git, version: semver.Version, candidates: list[ReleaseTag]
+) -> ReleaseTag | None:
+    """The release a final ``version``'s changelog starts after: the highest tag below it
+    that is not one of its ``candidates`` (``None``: from the first commit)."""
+    skipped = {tag.name for tag in candidates}
+    earlier = [t for t in git.release_tags() if t.version < version and t.name not in skipped]
+    return earlier[-1] if earlier else None
 
 
 def _short_ref(refspec: str) -> str:
