@@ -15,6 +15,7 @@ from relman.api.metrics import Metrics, MetricsMiddleware
 from relman.api.routes import build_router
 from relman.bootstrap import Container
 from relman.bot.runtime import build_bot
+from relman.store.db import SchemaCheck
 from relman.web.app import install_web
 
 
@@ -61,6 +62,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.container = container
+    app.state.schema = SchemaCheck(container.engine)  # what /health reports, cached once current
     app.state.bot = bot
     errors.install(app)
     app.include_router(build_router(settings.prefix))

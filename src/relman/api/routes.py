@@ -42,7 +42,7 @@ from relman.domain.policy import Actor, identity
 from relman.domain.release import MAX_RELEASE_ID, Source
 from relman.domain.status import ReleaseStatus
 from relman.services.releases import NewRelease
-from relman.store.db import ping
+from relman.store.db import SchemaCheck, ping
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
@@ -98,12 +98,21 @@ def build_router(prefix: str) -> APIRouter:
 
     @router.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health(request: Request) -> Response:
+        # 200 only when requests can be served: the database answers AND its schema is at
+        # this relman's head revision (issue 15 item 6: a never-migrated database used to
+        # answer 200 while every route answered 503).
+        schema: SchemaCheck = request.app.state.schema
         try:
             await ping(_container(request).engine)
+            state = await schema.state()
         except StoreUnavailable:
             body = Health(status="error", database="unreachable", version=__version__)
-            return JSONResponse(body.model_dump(), status_code=503)
-        return JSONResponse(Health(status="ok", database="ok", version=__version__).model_dump())
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        ok = state == "current"
+        body = Health(
+            status="ok" if ok else "error", database="ok", schema=state, version=__version__
+        )
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ok else 503)
 
     @router.post(
         "/release",

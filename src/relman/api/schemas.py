@@ -226,7 +226,14 @@ class Health(BaseModel):
 
     status: str
     database: str
+    #: ``current``, ``missing`` (never migrated: run ``relman db upgrade``) or ``outdated``;
+    #: absent when the database is unreachable.
+    schema_: Literal["current", "missing", "outdated"] | None = Field(
+        default=None, alias="schema", serialization_alias="schema"
+    )
     version: str
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 class ErrorOut(BaseModel):

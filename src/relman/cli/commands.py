@@ -38,7 +38,14 @@ app.add_typer(ci_app, name="ci")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    migrate: Annotated[bool, typer.Option(help="Apply database migrations first.")] = False,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Apply database migrations first (one replica at a time: an advisory lock "
+            "on PostgreSQL, a file lock on SQLite).",
+        ),
+    ] = True,
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Also run the deploy worker.")
     ] = True,
@@ -72,7 +79,7 @@ async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: 
     from relman.api.app import create_app
     from relman.bootstrap import build
     from relman.config import redact_url
-    from relman.store.db import ping, upgrade
+    from relman.store.db import ping, schema_state, upgrade
 
     container = build(settings)
     try:
@@ -82,6 +89,16 @@ async def _serve(settings: Settings, migrate: bool, with_worker: bool, polling: 
         raise
     if migrate:
         await upgrade(container.engine)
+    else:
+        state = await schema_state(container.engine)
+        if state != "current":
+            # /health answers 503 until then; say why here too, where the operator looks.
+            console.print(
+                f"warning: database schema {state}: run `relman db upgrade` "
+                "(or start without --no-migrate); /health answers 503 until then",
+                highlight=False,
+                markup=False,
+            )
     api = create_app(container, own_container=True, polling=polling)
     console.print(
         f"relman API on http://{settings.host}:{settings.port}{settings.prefix} "
