@@ -16,10 +16,11 @@ from relman.integrations.github import GitHubClient
 from relman.notify import Notifier, Sink
 from relman.notify.sinks import LogSink, WebhookSink
 from relman.services.analytics import AnalyticsService
-from relman.services.deploys import DeployService
+from relman.services.deploys import DeploymentLedger, DeployService
 from relman.services.incidents import IncidentService
 from relman.services.pipeline import PipelineService
 from relman.services.releases import Clock, ReleaseService, utcnow
+from relman.services.runner_deploys import RunnerDeploys
 from relman.services.worker import Worker
 from relman.store.analytics import AnalyticsStore
 from relman.store.db import create_engine
@@ -45,6 +46,7 @@ class Container:
     pipeline: PipelineService
     analytics: AnalyticsService
     incidents: IncidentService
+    runner_deploys: RunnerDeploys
     clock: Clock
     github: GitHubClient | None = None
 
@@ -112,6 +114,18 @@ def build(
     )
     if github is None and settings.github_token is not None:
         github = GitHubClient(settings.github_api_url, settings.github_token)
+    pipeline = PipelineService(
+        config=config,
+        releases=releases,
+        release_store=store,
+        deployments=deployments,
+        jobs=jobs,
+        deploys=deploys,
+        notifier=notifier,
+        clock=clock,
+        github=github,
+        incidents=incidents,
+    )
     return Container(
         settings=settings,
         config=config,
@@ -121,22 +135,27 @@ def build(
         jobs=jobs,
         seen=SeenStore(engine),
         notifier=notifier,
-        pipeline=PipelineService(
-            config=config,
-            releases=releases,
-            release_store=store,
-            deployments=deployments,
-            jobs=jobs,
-            deploys=deploys,
-            notifier=notifier,
-            clock=clock,
-            github=github,
-            incidents=incidents,
-        ),
+        pipeline=pipeline,
         analytics=AnalyticsService(
             settings, config, AnalyticsStore(engine), outages=incident_store, clock=clock
         ),
         incidents=incidents,
+        runner_deploys=RunnerDeploys(deployments, deploys, releases, pipeline, clock=clock),
         clock=clock,
         github=github,
+    )
+
+
+def build_runner(
+    settings: Settings,
+    ledger: DeploymentLedger,
+    *,
+    transport_factory: TransportFactory = open_transport,
+) -> DeployService:
+    """relman on a GitHub Actions runner (``relman ci deploy|dev-deploy``): the deploy
+    engine with ``relman.toml`` and the settings from the environment, and ``ledger`` —
+    relman's server through the API — for its lock and history. No database is opened.
+    Raises :class:`~relman.domain.errors.ConfigError` for a bad ``relman.toml``."""
+    return DeployService(
+        settings, load_config(settings.config_file), ledger, transport_factory=transport_factory
     )

@@ -15,6 +15,7 @@ from relman import __version__
 from relman.api.body import JsonRoute
 from relman.api.ci_auth import check_release_start, initiator
 from relman.api.guard import Principal
+from relman.api.runner_routes import build_runner_router
 from relman.api.schemas import (
     CreateRelease,
     Decision,
@@ -248,6 +249,9 @@ def build_router(prefix: str) -> APIRouter:
             incident_id, body.resolution, actor=_decider(request, body.actor)
         )
         return IncidentDetail.of_view(view)
+
+    # What a GitHub Actions runner's deploy shares with relman (issue 12).
+    router.include_router(build_runner_router())
 
     # Telegram's webhook, POST {prefix}/update (seed 003); 404 while the bot is off.
     router.include_router(build_webhook_router())

@@ -294,6 +294,19 @@ class ReleaseApiClient:
         response, _ = await self._send("GET", path, None)
         return _release(response, f"GET {path}")
 
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Any other route (``path`` under the base URL, query string included): its
+        decoded JSON answer. Raises :class:`ApiError` (:class:`ApiBadAnswer` for a 2xx
+        that is not JSON)."""
+        response, _ = await self._send(method, path, body)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiBadAnswer(
+                f"relman API answered {method} {path} with {response.status_code} but not "
+                f"JSON: {_one_line(response.text) or '(empty body)'}"
+            ) from None
+
     async def _send(
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[httpx.Response, bool]:

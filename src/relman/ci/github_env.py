@@ -258,3 +258,21 @@ def _number(
         bound = f"> {low:g}" if low_open else f">= {low:g}"
         raise ConfigError(f"{name}: must be {bound}, got {raw}")
     return value
+
+
+def write_outputs(env: Mapping[str, str], values: Mapping[str, str]) -> bool:
+    """Append ``name=value`` lines to the step's ``$GITHUB_OUTPUT`` file (GitHub's
+    "Setting an output parameter"), so later steps read ``steps.<id>.outputs.<name>``;
+    False (nothing written) outside a runner. A value holding a new line is refused with
+    :class:`ValueError` (it would forge another output)."""
+    target = env.get("GITHUB_OUTPUT", "").strip()
+    if not target:
+        return False
+    lines = []
+    for name, value in values.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"output {name} holds a new line")
+        lines.append(f"{name}={value}\n")
+    with open(target, "a", encoding="utf-8") as out:
+        out.write("".join(lines))
+    return True

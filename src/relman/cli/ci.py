@@ -17,8 +17,8 @@ OIDC request token and the OIDC token never appear.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -28,7 +28,6 @@ from relman.domain.errors import RelmanError
 from relman.domain.release import MAX_RELEASE_ID
 
 if TYPE_CHECKING:
-    from relman.bootstrap import Container
     from relman.ci.client import ReleaseApiClient, RetryNotice
     from relman.ci.github_env import ApiSettings
     from relman.deploy import DeployResult
@@ -113,26 +112,6 @@ def _read_api(hints: _Hints) -> ApiSettings:
 
     hints.api = api_settings(os.environ)
     return hints.api
-
-
-@asynccontextmanager
-async def _local_container() -> AsyncIterator[Container]:
-    """relman wired on the runner (settings from the environment, relman.toml), with its
-    database reachable; the embedded SQLite file is migrated first (a fresh runner has
-    none), a shared PostgreSQL is not (``relman db upgrade`` is an operator's step)."""
-    from relman.bootstrap import build
-    from relman.config import load_settings
-    from relman.store.db import ping, upgrade
-
-    settings = load_settings()
-    container = build(settings)
-    try:
-        await ping(container.engine)
-        if settings.effective_database_url().startswith("sqlite"):
-            await upgrade(container.engine)
-        yield container
-    finally:
-        await container.aclose()
 
 
 class _StepPrinter:
@@ -255,32 +234,46 @@ def deploy(
     service: ServiceOption,
     tag: TagOption,
     release_id: ReleaseIdOption,
+    git_sha: Annotated[
+        str | None,
+        typer.Option("--git-sha", help="The commit QA approved (the dispatch's git_sha input)."),
+    ] = None,
 ) -> None:
     """Deploy TAG of SERVICE to ENV under a release; exit 0 only if every host is healthy.
 
     Before deploying it moves the release into the deploy (stage: building, stage_deploy;
-    production: deploying) — the workflow's next steps report the outcome. Runs with the
-    local relman.toml and database (the embedded SQLite file is migrated first).
+    production: deploying) — the workflow's next steps report the outcome. The deploy lock,
+    the history (the automatic rollback's target) and the deploy's record are relman's
+    server's, through the API; the runner opens no database. Writes deployment_id, log_dir
+    and evidence_dir to $GITHUB_OUTPUT for the upload step.
     """
-    from relman.ci.deploy import check_deploy_args, ci_deploy
+    from relman.bootstrap import build_runner
+    from relman.ci.deploy import check_deploy_args, check_git_sha, ci_deploy
     from relman.ci.github_env import github_run
+    from relman.ci.ledger import ApiLedger
+    from relman.config import load_settings
 
     hints = _Hints()
+    sha = git_sha or None  # an empty input: relman bound no commit at the approval
 
     async def work() -> bool:
         api = _read_api(hints)
         run = github_run(os.environ)
         check_deploy_args(run, env, tag)
-        async with _local_container() as container, _client(api) as client:
+        if sha is not None:
+            check_git_sha(sha)
+        settings = load_settings()
+        async with _client(api) as client:
+            ledger = ApiLedger(client, expected_sha=sha, say=_say)
             outcome = await ci_deploy(
-                deploys=container.deploys,
-                releases=container.releases,
+                deploys=build_runner(settings, ledger),
                 client=client,
                 run=run,
                 env=env,
                 service=service,
                 tag=tag,
                 release_id=release_id,
+                git_sha=sha,
                 say=_say,
                 on_progress=_StepPrinter(),
             )
@@ -289,10 +282,46 @@ def deploy(
             _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}")
         elif outcome.rollback_skipped:
             _out(f"no automatic rollback: {outcome.rollback_skipped}")
+        _step_outputs(ledger.started, outcome.result)
         return outcome.ok
 
     if not _run(work(), hints):
         raise typer.Exit(1)
+
+
+def _step_outputs(started: list[int], result: DeployResult) -> None:
+    """The deploy's id and its log and evidence folders for the workflow's upload step."""
+    from relman.ci.github_env import write_outputs
+
+    values = {"deployment_id": str(started[0]) if started else ""}
+    if result.log_path:
+        values["log_dir"] = str(Path(result.log_path).resolve().parent)
+    if result.evidence_dir:
+        values["evidence_dir"] = str(Path(result.evidence_dir).resolve())
+    write_outputs(os.environ, values)
+
+
+@app.command("artifact")
+def artifact(
+    deployment_id: Annotated[
+        int,
+        typer.Option(
+            "--deployment-id", min=1, max=2**31 - 1, help="From relman ci deploy's outputs."
+        ),
+    ],
+    url: Annotated[str, typer.Option("--url", help="actions/upload-artifact's artifact-url.")],
+) -> None:
+    """Tell relman where the deploy's log and evidence were uploaded (shown with the
+    release in the bot, the dashboard and `relman release show`)."""
+    hints = _Hints()
+
+    async def work() -> str:
+        api = _read_api(hints)
+        async with _client(api) as client:
+            await client.call("POST", f"/runner/deployments/{deployment_id}/artifact", {"url": url})
+        return f"deployment {deployment_id}: artifact {url}"
+
+    _out(_run(work(), hints))
 
 
 @app.command("dev-deploy")
@@ -305,24 +334,26 @@ def dev_deploy(
 
     The dev server is relman.toml's dev:<name> environment whose owner is AUTHOR (else the
     one named dev:AUTHOR). An author without one is not a failure: the reason is printed
-    and the exit code is 0.
+    and the exit code is 0. The lock and the history are relman's server's, as for
+    `relman ci deploy`.
     """
+    from relman.bootstrap import build_runner
     from relman.ci.github_env import github_run
-    from relman.domain.policy import Actor
+    from relman.ci.ledger import ApiLedger
+    from relman.config import load_settings
 
     hints = _Hints()
 
     async def work() -> bool:
+        api = _read_api(hints)
         run = github_run(os.environ)
         actor = f"gh:{run.actor or author}"
-        async with _local_container() as container:
+        settings = load_settings()
+        async with _client(api) as client:
+            deploys = build_runner(settings, ApiLedger(client, say=_say))
             _say(f"dev deploy of {service} branch {branch} for {author} as {actor}")
-            outcome = await container.pipeline.dev_deploy(
-                service,
-                branch=branch,
-                author=author,
-                actor=Actor(actor, ci=True),
-                on_progress=_StepPrinter(),
+            outcome = await deploys.dev_deploy(
+                service, branch=branch, author=author, actor=actor, on_progress=_StepPrinter()
             )
         if outcome.result is None:
             _out(outcome.skipped or f"nothing deployed for {author}")

@@ -161,3 +161,12 @@ def verify_sums(folder: Path) -> list[str]:
         if path.is_file() and relative != SUMS_NAME and relative not in listed:
             problems.append(f"{relative}: not listed")
     return problems
+
+
+def evidence_digest(folder: Path | None) -> str:
+    """``sha256:<hex>`` of ``folder/SHA256SUMS`` — one value that pins every evidence file
+    of a deploy (what the server records for a runner's artifact) — or ``""`` when there
+    is no sealed evidence."""
+    if folder is None or not (folder / SUMS_NAME).is_file():
+        return ""
+    return f"sha256:{sha256_file(folder / SUMS_NAME)}"

@@ -19,6 +19,8 @@ import os
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from relman.config import Environment, RelmanConfig, Service, Settings
 from relman.deploy import (
@@ -31,6 +33,7 @@ from relman.deploy import (
     open_transport,
     release_lock,
 )
+from relman.deploy.evidence import evidence_digest
 from relman.deploy.lock import pid_alive, this_machine
 from relman.deploy.log import RefType
 from relman.deploy.progress import ProgressCallback
@@ -43,7 +46,7 @@ from relman.domain.errors import (
 )
 from relman.domain.version import parse_release_tag
 from relman.services.releases import Clock, utcnow
-from relman.store.deployments import Deployment, DeploymentKind, DeploymentStore, LockInfo
+from relman.store.deployments import Deployment, DeploymentKind, LockInfo
 
 log = logging.getLogger("relman.deploys")
 
@@ -91,6 +94,65 @@ class LockReport:
     hosts: dict[str, LockStatus]
 
 
+class DeploymentLedger(Protocol):
+    """Where deploys are locked and recorded: relman's database
+    (:class:`~relman.store.deployments.DeploymentStore`), or, on a GitHub Actions runner,
+    relman's server through the Release API (:class:`relman.ci.ledger.ApiLedger`), so a
+    runner's deploy has the same lock, history and automatic rollback as a local one."""
+
+    async def start(
+        self,
+        *,
+        release_id: int | None,
+        service: str,
+        environment: str,
+        tag: str,
+        kind: DeploymentKind,
+        actor: str,
+        hosts: list[str],
+        at: datetime,
+    ) -> int: ...
+
+    async def finish(
+        self,
+        deployment_id: int,
+        *,
+        ok: bool,
+        at: datetime,
+        migrated: bool = False,
+        backup_path: str = "",
+        log_path: str = "",
+        evidence_path: str = "",
+        error: str = "",
+        git_sha: str = "",
+        image_digest: str = "",
+        evidence_digest: str = "",
+    ) -> bool: ...
+
+    async def history(
+        self, service: str, environment: str, *, limit: int = 50
+    ) -> list[Deployment]: ...
+
+    async def acquire_lock(
+        self,
+        *,
+        service: str,
+        environment: str,
+        holder: str,
+        owner: str,
+        tag: str,
+        reason: str,
+        at: datetime,
+        expires_at: datetime | None = None,
+    ) -> None: ...
+
+    async def lock(self, service: str, environment: str) -> LockInfo | None: ...
+
+    async def release_lock(
+        self, service: str, environment: str, *, owner: str | None = None
+    ) -> bool: ...
+
+
 class NoRollbackTarget(NotFound):
     """No earlier healthy deploy exists to roll back to."""
 
@@ -104,7 +166,7 @@ class DeployService:
         self,
         settings: Settings,
         config: RelmanConfig,
-        store: DeploymentStore,
+        store: DeploymentLedger,
         *,
         clock: Clock = utcnow,
         transport_factory: TransportFactory = open_transport,
@@ -347,7 +409,8 @@ class DeployService:
             )
             for name in env.hosts
         }
-        return LockReport(held, held is not None and _owner_dead(held.owner), hosts)
+        stale = held is not None and (_owner_dead(held.owner) or held.expired(self._clock()))
+        return LockReport(held, stale, hosts)
 
     async def free_locks_of(self, service: str, environment: str, *, process: str) -> bool:
         """Free the deploy locks of ``service`` on ``environment`` that a dead process
@@ -511,6 +574,7 @@ class DeployService:
                 error=(result.error or "") if result else "interrupted",
                 git_sha=(result.git_sha or "") if result else "",
                 image_digest=(result.image_digest or "") if result else "",
+                evidence_digest=evidence_digest(result.evidence_dir) if result else "",
             )
         return result
 
@@ -546,7 +610,7 @@ class _EnvironmentLock:
 
     def __init__(
         self,
-        store: DeploymentStore,
+        store: DeploymentLedger,
         service: str,
         environment: str,
         holder: str,

@@ -304,7 +304,7 @@ class PipelineService:
         await self._authorize(release, actor, Action.APPROVE, S.MANUAL_TEST_PASSED, source)
         if release.status is not S.MANUAL_TESTING:
             raise AlreadyDecided(release)
-        sha, digest = await self._stage_artifact(release_id)
+        sha, digest = await self.approved_artifact(release_id)
         note = f"approved; tested on stage at {sha[:12]}" if sha else "approved"
         if digest:
             note += f", image {digest}"
@@ -683,6 +683,42 @@ class PipelineService:
         await self._notifier.notify(Notice(NoticeKind.INTERRUPTED, moved, detail=reason))
         return moved
 
+    async def recover_runners(self) -> int:
+        """Free the deploy locks of GitHub Actions runners whose lease ran out (the runner
+        died or lost its network mid-deploy): their running deploys are marked failed,
+        their releases moved to the failure status (like :meth:`interrupt` for a dead
+        worker) and the team told. Returns how many locks were freed."""
+        freed = 0
+        for lock in await self._deployments.expired_locks(self._clock()):
+            reason = (
+                f"interrupted: the GitHub Actions runner of {lock.holder} stopped renewing "
+                f"the deploy lock of {lock.service} on {lock.environment}"
+            )
+            stopped = await self._deployments.break_expired_lock(
+                lock, at=self._clock(), error=reason
+            )
+            if stopped is None:
+                continue  # renewed meanwhile, or another replica took care of it
+            freed += 1
+            log.warning("%s", reason)
+            for deployment in stopped:
+                if deployment.release_id is None:
+                    continue
+                kind: JobKind = (
+                    "rollback"
+                    if deployment.kind == "rollback"
+                    else "stage_deploy"
+                    if deployment.environment == STAGE
+                    else "production_deploy"
+                )
+                release = await self._releases.get(deployment.release_id)
+                moved = await self._fail_release(release, kind, reason)
+                if moved is not None:
+                    await self._notifier.notify(
+                        Notice(NoticeKind.INTERRUPTED, moved, detail=reason)
+                    )
+        return freed
+
     async def _stage(self, release: Release, job: Job) -> JobOutcome:
         if release.status is S.BUILDING:
             release = await self._move(
@@ -831,7 +867,7 @@ class PipelineService:
         once (seed 004's forced release skips the checks; issue 14 item 3) and start the
         production deploy as an approval would, bound to the sha (and digest) stage ran.
         Nobody is asked to test; the audit row names the reason."""
-        sha, digest = await self._stage_artifact(_id(release))
+        sha, digest = await self.approved_artifact(_id(release))
         note = f"⚠️ emergency release: manual testing skipped ({release.emergency_reason})"
         if sha:
             note += f"; on stage at {sha[:12]}"
@@ -930,9 +966,9 @@ class PipelineService:
             return "production is deployed by relman's worker"
         return ""
 
-    async def _stage_artifact(self, release_id: int) -> tuple[str, str]:
+    async def approved_artifact(self, release_id: int) -> tuple[str, str]:
         """The git sha and image digest ("" when none) of the release's last healthy stage
-        deploy: what QA tested, bound by the approval."""
+        deploy: what QA tested, bound by the approval (production refuses another)."""
         for deployment in reversed(await self._deployments.for_release(release_id)):
             if deployment.environment == STAGE and deployment.status == "succeeded":
                 return deployment.git_sha, deployment.image_digest
@@ -960,10 +996,13 @@ class PipelineService:
                 )
             # Exactly the inputs the on-approve-manual-testing template declares: GitHub
             # refuses undeclared ones with 422.
+            sha, _ = await self.approved_artifact(_id(release))
             inputs = {
                 "release_id": str(release.id),
                 "tag": release.release_tag,
                 "environment": PRODUCTION,
+                # the runner's deploy is refused by relman unless it asks for this commit
+                "git_sha": sha,
             }
             await self._github.dispatch_workflow(
                 repository, self._config.github.approve_workflow, self._config.github.ref, inputs

@@ -64,7 +64,8 @@ class Worker:
 
     async def recover(self) -> int:
         """Mark jobs whose worker stopped heartbeating as interrupted and fail their
-        releases (reason ``interrupted``); returns how many were recovered."""
+        releases (reason ``interrupted``), and free the locks of runners whose lease ran
+        out (:meth:`PipelineService.recover_runners`); returns how many were recovered."""
         cutoff = self._clock() - timedelta(seconds=self._stale_after)
         recovered = 0
         for job in await self._jobs.stale(heartbeat_before=cutoff):
@@ -79,7 +80,7 @@ class Worker:
                 await self._pipeline.interrupt(job, reason=reason)
             except RelmanError as exc:
                 log.warning("job %s: could not fail release %s: %s", job.id, job.release_id, exc)
-        return recovered
+        return recovered + await self._pipeline.recover_runners()
 
     async def run_once(self) -> JobOutcome | None:
         """Claim and run one queued job; ``None`` when the queue is empty.

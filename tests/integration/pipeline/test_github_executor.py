@@ -31,7 +31,10 @@ def github() -> Iterator[GitHubApiDouble]:
     with GitHubApiDouble() as double:
         # The inputs the generated template declares (versioning/templates/github).
         double.declare_workflow(
-            "acme/hello", WORKFLOW, inputs=["release_id", "tag", "environment"], refs=["main"]
+            "acme/hello",
+            WORKFLOW,
+            inputs=["release_id", "tag", "git_sha", "environment"],
+            refs=["main"],
         )
         yield double
 
@@ -78,7 +81,13 @@ async def test_approval_dispatches_the_production_workflow(
     assert dispatch.path == f"/repos/acme/hello/actions/workflows/{WORKFLOW}/dispatches"
     assert json.loads(dispatch.body) == {
         "ref": "main",
-        "inputs": {"release_id": str(release.id), "tag": "v1.1.0", "environment": "production"},
+        "inputs": {
+            "release_id": str(release.id),
+            "tag": "v1.1.0",
+            # CI reported stage without a deploy relman saw: no commit is bound
+            "git_sha": "",
+            "environment": "production",
+        },
     }
     (job,) = await c.jobs.for_release(release.id)
     assert (job.kind, job.status) == ("production_deploy", "succeeded")
