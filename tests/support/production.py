@@ -43,6 +43,7 @@ async def local_production(
     releasers: list[str] | None = None,
     webhook_url: str | None = None,
     clock: Clock = utcnow,
+    auto_rollback: bool = True,
 ) -> AsyncIterator[tuple[Container, str]]:
     """relman wired to ship hello to a local host under ``root`` (``attempts`` health
     checks 0.1 s apart; QA is :data:`QA`; ``releasers`` and a webhook sink when given);
@@ -64,7 +65,7 @@ async def local_production(
             environments={
                 # CI deploys stage and reports; relman's worker deploys production.
                 "stage": Environment(hosts=["stage"], executor="github"),
-                "production": Environment(hosts=["prod"]),
+                "production": Environment(hosts=["prod"], auto_rollback=auto_rollback),
             },
             policy=Policy(qa=[QA.id], releaser=releasers or []),
             notifications=Notifications(webhook_urls=[webhook_url] if webhook_url else []),

@@ -376,13 +376,21 @@ class PipelineService:
         confirmed) is no longer the one there.
         """
         parse_release_tag(to_tag, field="to_tag")
-        current = await self.current_deployed(service)
+        deployed = await self.current_deployed(service)
+        failed = await self._failed_in_production(service, after=deployed)
+        current = failed or deployed
         if current is None:
             raise NotFound(f"no release of {service} is deployed to production")
-        if expected_current is not None and current.id != expected_current:
+        if expected_current is not None and expected_current not in {
+            r.id for r in (deployed, failed) if r is not None
+        }:
             raise ProductionMoved(service, expected_current, current)
         await self._authorize(current, actor, Action.ROLLBACK, S.ROLLBACK, source)
-        if to_tag == (await self._production_tag(service) or current.release_tag):
+        if failed is not None:
+            # Its hosts may run the failed tag, or be half-way: any healthy tag goes back.
+            if to_tag == failed.release_tag:
+                raise InvalidInput("to_tag", f"{to_tag} is the release that failed")
+        elif to_tag == (await self._production_tag(service) or current.release_tag):
             raise InvalidInput("to_tag", f"{service} is already on {to_tag}")
         history = await self._deployments.history(service, PRODUCTION, limit=500)
         if not any(d.tag == to_tag and d.status == "succeeded" for d in history):
@@ -399,6 +407,16 @@ class PipelineService:
             job,
             rollback_to_tag=to_tag,
         )
+
+    async def _failed_in_production(self, service: str, *, after: Release | None) -> Release | None:
+        """The newest release of ``service`` that failed in production, when it is newer
+        than ``after`` (the one deployed): a failed production deploy is rolled back from
+        that release (issue 12 item 6), so the rollback is linked to what failed."""
+        page = await self._releases.list(service=service, status=S.PRODUCTION_FAILED, limit=1)
+        failed = page.releases[0] if page.releases else None
+        if failed is None or (after is not None and _id(failed) < _id(after)):
+            return None
+        return failed
 
     async def rollback_preview(self, to_release_id: int) -> RollbackPreview:
         """What a rollback to release ``to_release_id``'s tag would do: that release and
@@ -419,7 +437,13 @@ class PipelineService:
         from) and it is not the tag production runs now."""
         now = await self._production_tag(service)
         current = await self.current_deployed(service)
-        skip = {now, current.release_tag if current else None}
+        failed = await self._failed_in_production(service, after=current)
+        # After a failed production deploy even the tag last healthy is a way back.
+        skip = (
+            {failed.release_tag}
+            if failed is not None
+            else {now, current.release_tag if current else None}
+        )
         found: list[Release] = []
         for deployment in await self._deployments.history(service, PRODUCTION, limit=500):
             if len(found) >= limit:
