@@ -66,7 +66,9 @@ def render_timeline(timeline: Timeline) -> None:
         console.print(
             f"  {d.kind} {d.tag} to {d.environment}: {d.status}"
             + (f", log {d.log_path}" if d.log_path else "")
-            + (f", evidence {d.evidence_path}" if d.evidence_path else ""),
+            + (f", evidence {d.evidence_path}" if d.evidence_path else "")
+            + (f" ({d.evidence_digest})" if d.evidence_digest else "")
+            + (f", artifact {d.artifact_url}" if d.artifact_url else ""),
             markup=False,
             highlight=False,
             soft_wrap=True,
