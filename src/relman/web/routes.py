@@ -29,6 +29,7 @@ from relman.api.errors import relman_error_response, status_for
 from relman.bootstrap import Container
 from relman.bot import cards
 from relman.bot.texts import Texts
+from relman.domain.dora import DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS
 from relman.domain.errors import (
     Conflict,
     InvalidInput,
@@ -77,6 +78,8 @@ def _environment() -> Environment:
     env.filters["dur"] = duration
     env.filters["short"] = lambda sha: (sha or "")[:12]
     env.filters["size"] = _size
+    env.filters["pct"] = lambda rate: "—" if rate is None else f"{rate * 100:.1f} %"
+    env.filters["num"] = lambda value: f"{value:.2f}".rstrip("0").rstrip(".")
     return env
 
 
@@ -220,6 +223,15 @@ def _status(raw: str) -> ReleaseStatus | None:
     except ValueError:
         known = ", ".join(s.value for s in ReleaseStatus)
         raise InvalidInput("status", f"unknown status {raw[:40]!r}; use one of {known}") from None
+
+
+def _days(raw: str) -> int:
+    """The DORA window in days, as typed: ASCII digits (the range is the analytics
+    service's rule, :func:`relman.domain.dora.check_window_days`). Raises
+    :class:`InvalidInput` naming ``days``."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput("days", f"must be a whole number of days, not {raw!r}")
+    return int(raw)
 
 
 def build_web_router(web: Web) -> APIRouter:
@@ -370,6 +382,66 @@ def build_web_router(web: Web) -> APIRouter:
         except RelmanError as exc:
             return web.error_page(request, session, exc)
         return web.render(request, "decisions.html", session=session, view=view)
+
+    @router.get("/dora")
+    async def dora_page(request: Request, service: str = "", days: str = "") -> Response:
+        session = web.session(request)
+        if session is None:
+            return web.signin_page(request)
+        shown_days = days.strip()[:12] or str(DEFAULT_WINDOW_DAYS)
+        chosen = service.strip()[:200] or None
+        try:
+            view = await dash.dora(chosen, _days(shown_days))
+        except RelmanError as exc:
+            # the form again, saying what is wrong (nothing computed)
+            return web.render(
+                request,
+                "dora.html",
+                status=status_for(exc),
+                session=session,
+                view=None,
+                error=exc.message,
+                service=chosen or "",
+                days=shown_days,
+                max_days=MAX_WINDOW_DAYS,
+                services=sorted(web.container.config.services),
+            )
+        return web.render(
+            request,
+            "dora.html",
+            session=session,
+            view=view,
+            error="",
+            service=chosen or "",
+            days=shown_days,
+            max_days=MAX_WINDOW_DAYS,
+            services=view.services,
+        )
+
+    @router.get("/incidents")
+    async def incidents_page(request: Request, service: str = "", status: str = "") -> Response:
+        session = web.session(request)
+        if session is None:
+            return web.signin_page(request)
+        try:
+            view = await dash.incidents(service.strip()[:200] or None, status.strip() or None)
+        except RelmanError as exc:
+            return web.error_page(request, session, exc)
+        return web.render(request, "incidents.html", session=session, view=view)
+
+    @router.get("/incidents/{incident_id}")
+    async def incident_page(request: Request, incident_id: str) -> Response:
+        session = web.session(request)
+        if session is None:
+            return web.signin_page(request)
+        iid = parse_release_id(incident_id)  # the same id range as a release's
+        if iid is None:
+            return web.error_page(request, session, NotFound(f"incident {incident_id} not found"))
+        try:
+            view = await dash.incident(iid)
+        except RelmanError as exc:
+            return web.error_page(request, session, exc)
+        return web.render(request, "incident.html", session=session, view=view)
 
     # --- decisions --------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,10 +26,13 @@ from typing import Any
 from relman.bootstrap import Container
 from relman.deploy.evidence import SUMS_NAME, sha256_file
 from relman.deploy.log import log_path
+from relman.domain.dora import Keys, Report, Week
 from relman.domain.errors import NotFound, PermissionDenied
+from relman.domain.incident import Incident
 from relman.domain.policy import Action, Actor, authorize
 from relman.domain.release import Release, ReleaseEvent
 from relman.domain.status import ReleaseStatus
+from relman.services.incidents import IncidentView
 from relman.services.releases import ReleasePage
 from relman.store.deployments import Deployment
 
@@ -209,6 +212,65 @@ class DecisionsView:
     production: list[RollbackView] = field(default_factory=list)
 
 
+#: The weekly bar charts' geometry (SVG user units): a slot per week, the bar in it, the
+#: plot's height. The SVG scales to the page's width (viewBox), so a long window only
+#: makes the bars thinner.
+SLOT = 12.0
+BAR = 9.0
+PLOT = 80.0
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of a chart: its rectangle, the week, the value it shows (``None``: no
+    data that week; drawn as a baseline tick) and its CSS class."""
+
+    x: float
+    y: float
+    height: float
+    week: Week
+    value: float | None
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A weekly bar chart of one key: ``width`` × ``height`` user units, the tallest value
+    (``top``, what the plot's height stands for) and the bars."""
+
+    width: float
+    height: float
+    top: float
+    bars: list[Bar]
+    bar_width: float = BAR
+
+
+@dataclass(frozen=True, slots=True)
+class DoraView:
+    """The DORA page: the report (``report.all`` is ``service``'s when one is chosen),
+    the services to choose from, and a weekly chart per key (``frequency``, ``lead``,
+    ``failure``, ``recovery``)."""
+
+    report: Report
+    service: str | None
+    services: list[str]
+    charts: dict[str, Chart]
+
+    @property
+    def keys(self) -> Keys:
+        return self.report.all.keys
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentsView:
+    """The incidents page: newest first, filtered by service and status."""
+
+    incidents: list[Incident]
+    service: str | None
+    status: str | None
+    services: list[str]
+
+
 _MOVING = frozenset(
     {S.INITIATED, S.BUILDING, S.STAGE_DEPLOY, S.MANUAL_TEST_PASSED, S.DEPLOYING, S.ROLLBACK}
 )
@@ -329,6 +391,40 @@ class Dashboard:
         allowed = current is not None and self.may(actor, Action.ROLLBACK, current)
         production_tag = current.release_tag if current else ""
         return RollbackView(service, current, production_tag, chosen, candidates, allowed)
+
+    async def dora(self, service: str | None, days: int) -> DoraView:
+        """DORA's four keys for ``service`` (or all) over the ``days`` ending now, from
+        :meth:`AnalyticsService.dora` (as ``GET {prefix}/dora`` and ``relman dora``: commit
+        times not yet read are read first), with a weekly chart per key. Raises
+        :class:`InvalidInput` naming ``days`` (outside 1..3650) or ``service`` (unknown)."""
+        report = await self._c.analytics.dora(service=service, days=days)
+        weeks = list(report.all.weeks)
+        services = sorted(set(self._c.config.services) | {s.service or "" for s in report.services})
+        charts = {
+            # deploys: the healthy part and, stacked on it, the failed part
+            "frequency": _chart(
+                weeks,
+                [
+                    ("ok", lambda k: float(k.healthy_deploys)),
+                    ("bad", lambda k: float(k.deploys - k.healthy_deploys)),
+                ],
+            ),
+            "lead": _chart(weeks, [("run", lambda k: k.lead_time_median)]),
+            "failure": _chart(weeks, [("bad", lambda k: k.change_failure_rate)], top=1.0),
+            "recovery": _chart(weeks, [("wait", lambda k: k.recovery_median)]),
+        }
+        return DoraView(report, service, [s for s in services if s], charts)
+
+    async def incidents(self, service: str | None, status: str | None) -> IncidentsView:
+        """Incidents newest first (the last :data:`PAGE_SIZE`), by service and status
+        (``open``/``resolved``: else :class:`InvalidInput` naming ``status``)."""
+        found = await self._c.incidents.find(service=service, status=status, limit=PAGE_SIZE)
+        services = sorted(set(self._c.config.services) | {i.service for i in found})
+        return IncidentsView(found, service, status, services)
+
+    async def incident(self, incident_id: int) -> IncidentView:
+        """An incident with its timeline. Raises :class:`IncidentNotFound`."""
+        return await self._c.incidents.show(incident_id)
 
     # --- deploy logs and evidence -------------------------------------------------------
 
@@ -485,6 +581,29 @@ class Dashboard:
         path = Path(d.log_path) if d.log_path else self._live_log_path(d)
         tail = _Tail(path, d.started_at, until=d.finished_at)
         return list(tail.read(final=True))
+
+
+def _chart(
+    weeks: list[Week],
+    series: list[tuple[str, Callable[[Keys], float | None]]],
+    *,
+    top: float | None = None,
+) -> Chart:
+    """A weekly bar chart: per week, the ``series`` values stacked bottom up (each a CSS
+    class and how to read it from the week's keys), scaled so the tallest week (or
+    ``top``) fills the plot."""
+    values = [[read(w.keys) for _, read in series] for w in weeks]
+    tallest = max((sum(v or 0.0 for v in row) for row in values), default=0.0)
+    scale_top = top if top is not None else tallest
+    bars: list[Bar] = []
+    for index, (week, row) in enumerate(zip(weeks, values, strict=True)):
+        x = index * SLOT + (SLOT - BAR) / 2
+        base = PLOT
+        for (kind, _), value in zip(series, row, strict=True):
+            height = 0.0 if not value or scale_top <= 0 else value / scale_top * PLOT
+            bars.append(Bar(x, base - height, height, week, value, kind))
+            base -= height
+    return Chart(max(len(weeks), 1) * SLOT, PLOT, scale_top, bars)
 
 
 def _timeline(events: list[ReleaseEvent]) -> list[TimelineRow]:
