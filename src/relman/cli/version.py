@@ -128,6 +128,14 @@ def cut_command(
     )
     for reason in plan.forced:
         console.print(f"forced: {reason}", highlight=False, markup=False, soft_wrap=True)
+    if plan.release_branch is not None and plan.release_branch_changes:
+        shown = ", ".join(change.path for change in plan.release_branch_changes)
+        console.print(
+            f"{plan.release_branch} kept in step: {shown}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if result.pushed:
         console.print(
             f"Pushed to {plan.push_remote}", highlight=False, markup=False, soft_wrap=True

@@ -84,6 +84,12 @@ class ReleasePlan:
     forced: tuple[str, ...] = ()
     push_remote: str | None = None
     push_refspecs: tuple[str, ...] = ()
+    #: A forced release cut off the release branch also records itself there (issue 14
+    #: item 3): ``release_branch`` (at ``release_branch_head``) gets a commit with these
+    #: version files and its CHANGELOG in step with the tag.
+    release_branch: str | None = None
+    release_branch_head: str = ""
+    release_branch_changes: tuple[FileChange, ...] = ()
 
     @property
     def tag(self) -> str:
@@ -146,7 +152,10 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
     not greater than the latest tag, a tag that exists (locally or, with ``push``, on the
     remote), a missing remote, or a branch other than the release branch — the last one
     unless ``force`` (seed 004's "Принудительный релиз"), which is then recorded in the tag
-    message. A missing explicitly named version file is :class:`InvalidInput`.
+    message, and the release branch (when it exists locally) is planned to get the same
+    version files and changelog section in a commit of its own, so it stays in step with
+    the tag (pushed too with ``push``). A missing explicitly named version file is
+    :class:`InvalidInput`.
     """
     remote = check_ref_name("remote", options.remote)
     release_branch = check_ref_name("release_branch", options.release_branch)
@@ -190,6 +199,7 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
             )
         forced.append(f"cut {where}, not on the release branch {release_branch}")
 
+    sync_head = git.branch_head(release_branch) if forced else None
     refspecs: tuple[str, ...] = ()
     if options.push:
         if git.remote_url(remote) is None:
@@ -197,6 +207,8 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
         if git.remote_has_tag(remote, tag):
             raise ReleaseRefused(f"tag {tag} already exists on remote {remote}")
         branch_ref = [f"refs/heads/{branch}:refs/heads/{branch}"] if branch else []
+        if sync_head is not None:
+            branch_ref.append(f"refs/heads/{release_branch}:refs/heads/{release_branch}")
         refspecs = (*branch_ref, f"refs/tags/{tag}:refs/tags/{tag}")
 
     candidates = _candidates_of(git, version)
@@ -210,10 +222,8 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
         )
         if commit.scope is not None or f"{commit.type}: {commit.description}" not in bumps
     )
-    changes = [
-        _version_file_change(git.root, path, version)
-        for path in _version_files(git.root, options.files)
-    ]
+    version_files = _version_files(git.root, options.files)
+    changes = [_version_file_change(git.root, path, version) for path in version_files]
     today = options.today or dt.datetime.now(dt.UTC).date()
     section = render_section(tag, today, commits, [t.name for t in candidates])
     changelog_path = _inside(git.root, options.changelog, "changelog")
@@ -221,6 +231,11 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
     changes.append(
         FileChange(changelog_path, old_changelog, insert_section(old_changelog, section))
     )
+    sync_changes: list[FileChange] = []
+    if sync_head is not None:
+        sync_changes = _branch_changes(
+            git, sync_head, version_files, changelog_path, version, section
+        )
 
     return ReleasePlan(
         root=git.root,
@@ -236,6 +251,9 @@ def plan_release(repo: Path, options: CutOptions) -> ReleasePlan:
         forced=tuple(forced),
         push_remote=remote if options.push else None,
         push_refspecs=refspecs,
+        release_branch=release_branch if sync_head is not None else None,
+        release_branch_head=sync_head or "",
+        release_branch_changes=tuple(c for c in sync_changes if c.before != c.after),
     )
 
 
@@ -275,6 +293,19 @@ def apply_release(plan: ReleasePlan) -> ReleaseResult:
             f"cannot write {exc.filename or 'a release file'}: {exc.strerror or exc}; "
             "nothing was released"
         ) from None
+    if plan.release_branch is not None and plan.release_branch_changes:
+        try:
+            git.commit_on_branch(
+                plan.release_branch,
+                plan.release_branch_head,
+                {change.path: change.after for change in plan.release_branch_changes},
+                f"chore: record forced release {plan.tag}\n",
+            )
+        except GitError as exc:
+            raise ReleaseRefused(
+                f"{plan.tag} was cut, but {plan.release_branch} was not brought in step ({exc}); "
+                f"merge the release commit {commit[:12]} into {plan.release_branch} by hand"
+            ) from None
     if plan.push_remote is not None:
         try:
             git.push(plan.push_remote, plan.push_refspecs)
@@ -310,6 +341,9 @@ def describe_plan(plan: ReleasePlan) -> str:
         "Files: " + (", ".join(change.path for change in plan.changes) or "none"),
     ]
     lines.extend(f"FORCED: {reason}" for reason in plan.forced)
+    if plan.release_branch is not None and plan.release_branch_changes:
+        shown = ", ".join(change.path for change in plan.release_branch_changes)
+        lines.append(f"Also committed on {plan.release_branch}: {shown}")
     if plan.push_remote:
         lines.append(
             f"Push to {plan.push_remote}: "
@@ -333,6 +367,29 @@ def _choose_version(
             raise ReleaseRefused(f"nothing to release: no commits {since}")
         kind = auto_kind((parse_commit(c.sha, c.message) for c in raw), current)
     return next_version(current, kind, pre)
+
+
+def _branch_changes(
+    git: Git,
+    head: str,
+    version_files: list[str],
+    changelog_path: str,
+    version: semver.Version,
+    section: str,
+) -> list[FileChange]:
+    """What a forced release writes on the release branch at ``head``: the version files
+    it has (of those the release writes) set to ``version``, and ``section`` on top of its
+    changelog. The release is the highest tag (a lower one is refused), so this never
+    moves the branch's version back."""
+    changes = []
+    for path in version_files:
+        before = git.show_file(head, path)
+        if before is not None:
+            after = rewrite(kind_of(path), before, version, path=path)
+            changes.append(FileChange(path, before, after))
+    before = git.show_file(head, changelog_path)
+    changes.append(FileChange(changelog_path, before, insert_section(before, section)))
+    return changes
 
 
 def _candidates_of(git: Git, version: semver.Version) -> list[ReleaseTag]:

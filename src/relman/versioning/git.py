@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,20 @@ class Git:
         top = cls(path).run("rev-parse", "--show-toplevel", what=f"{path} is not a git repository")
         return cls(Path(top.strip()))
 
-    def run(self, *args: str, stdin: str | None = None, what: str | None = None) -> str:
-        """Run ``git <args>`` in the repository and return its stdout.
+    def run(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        what: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run ``git <args>`` in the repository (with ``env`` added to the environment)
+        and return its stdout.
 
         Raises :class:`GitError` when git exits non-zero: ``what`` (or ``git <subcommand>
         failed``) plus git's last line of stderr.
         """
-        result = self._run(args, stdin)
+        result = self._run(args, stdin, env)
         if result.returncode != 0:
             lines = [line for line in result.stderr.splitlines() if line.strip()]
             reason = lines[-1].strip() if lines else f"exit code {result.returncode}"
@@ -83,9 +91,11 @@ class Git:
         """True when ``git <args>`` exits 0 (for yes/no questions such as "does it exist")."""
         return self._run(args, None).returncode == 0
 
-    def _run(self, args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: Sequence[str], stdin: str | None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         # Never prompt for credentials: a release must fail, not hang, without them.
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        full_env = {**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"}
         try:
             return subprocess.run(
                 ["git", "-c", "core.quotepath=off", *args],
@@ -93,7 +103,7 @@ class Git:
                 input=stdin,
                 capture_output=True,
                 text=True,
-                env=env,
+                env=full_env,
                 check=False,
             )
         except FileNotFoundError:
@@ -128,6 +138,16 @@ class Git:
         """The release tag with the highest SemVer precedence, or ``None``."""
         tags = self.release_tags()
         return tags[-1] if tags else None
+
+    def branch_head(self, branch: str) -> str | None:
+        """The sha local branch ``branch`` points at, ``None`` when there is no such branch."""
+        result = self._run(["rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}"], None)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def show_file(self, revision: str, path: str) -> str | None:
+        """The text of ``path`` at ``revision``, ``None`` when it has no such file."""
+        result = self._run(["show", f"{revision}:{path}"], None)
+        return result.stdout if result.returncode == 0 else None
 
     def tag_exists(self, tag: str) -> bool:
         """True when the local repository has tag ``tag``."""
@@ -194,6 +214,30 @@ class Git:
     def push(self, remote: str, refspecs: Sequence[str]) -> None:
         """Push ``refspecs`` to ``remote`` atomically (all or none are updated)."""
         self.run("push", "--atomic", "-q", remote, *refspecs, what=f"git push to {remote} failed")
+
+    def commit_on_branch(
+        self, branch: str, parent: str, files: Mapping[str, str], message: str
+    ) -> str:
+        """Commit ``files`` (path → text) on top of ``parent`` and move local ``branch`` to
+        it — only if it still points at ``parent`` — without touching the working tree or
+        the index (a temporary index file); returns the new commit's sha. Raises
+        :class:`GitError` when git refuses (e.g. the branch moved)."""
+        with tempfile.TemporaryDirectory() as folder:
+            env = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+            self.run("read-tree", parent, env=env)
+            for path, text in files.items():
+                blob = self.run("hash-object", "-w", "--stdin", stdin=text).strip()
+                self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            tree = self.run("write-tree", env=env).strip()
+        commit = self.run("commit-tree", tree, "-p", parent, stdin=message).strip()
+        self.run(
+            "update-ref",
+            f"refs/heads/{branch}",
+            commit,
+            parent,
+            what=f"cannot move branch {branch}",
+        )
+        return commit
 
     def unstage(self, paths: Sequence[str]) -> None:
         """Take ``paths`` out of the index again (back to HEAD's state)."""
