@@ -17,6 +17,7 @@ from relman.notify import Notifier, Sink
 from relman.notify.sinks import LogSink, WebhookSink
 from relman.services.analytics import AnalyticsService
 from relman.services.deploys import DeploymentLedger, DeployService
+from relman.services.hand_deploys import HandDeploys
 from relman.services.incidents import IncidentService
 from relman.services.pipeline import PipelineService
 from relman.services.releases import Clock, ReleaseService, utcnow
@@ -49,6 +50,11 @@ class Container:
     runner_deploys: RunnerDeploys
     clock: Clock
     github: GitHubClient | None = None
+
+    def hand_deploys(self) -> HandDeploys:
+        """``relman deploy`` / ``relman rollback``: the deploy engine through the policy
+        and the notifier (issue 15 item 5)."""
+        return HandDeploys(self.config.policy.roles(), self.deploys, self.notifier)
 
     def worker(self) -> Worker:
         """A worker for this container's job queue, timed by the settings.

@@ -18,6 +18,7 @@ import typer
 
 from relman.cli import app
 from relman.cli._common import add_data_row, console, live_console, run, with_container
+from relman.domain.policy import Actor
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -206,8 +207,8 @@ def deploy_command(
     only = None if hosts is None else [h.strip() for h in hosts.split(",") if h.strip()]
     outcome: DeployOutcome = _live(
         f"deploying {service} {tag} to {env}",
-        lambda c, progress: c.deploys.deploy(
-            service, tag, env, actor=cli_actor(), only_hosts=only, on_progress=progress
+        lambda c, progress: c.hand_deploys().deploy(
+            service, tag, env, actor=Actor(cli_actor()), only_hosts=only, on_progress=progress
         ),
     )
     _render(outcome.result, f"{service} {tag} → {env}")
@@ -231,8 +232,8 @@ def rollback_command(
     """Redeploy an earlier tag (by default the last one deployed healthy on ENV)."""
     result = _live(
         f"rolling back {service} on {env}",
-        lambda c, progress: c.deploys.rollback(
-            service, env, actor=cli_actor(), to_tag=to, on_progress=progress
+        lambda c, progress: c.hand_deploys().rollback(
+            service, env, actor=Actor(cli_actor()), to_tag=to, on_progress=progress
         ),
     )
     _render(result, f"rollback of {service} on {env} to {result.tag}")

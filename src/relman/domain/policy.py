@@ -33,6 +33,8 @@ class Action(StrEnum):
     #: start an emergency release: stage, then production without manual testing (seed
     #: 004 "Принудительный релиз", issue 14 item 3)
     EMERGENCY = "start an emergency release"
+    #: ``relman deploy`` by hand, outside a release, to production (issue 15 item 5)
+    DEPLOY = "deploy to production"
 
 
 #: The roles that may take each action (``admin`` may take all of them).
@@ -47,6 +49,8 @@ ROLES_FOR: Mapping[Action, frozenset[str]] = {
     # skipping QA is admin's alone unless [policy] emergency names more roles
     # (Roles.emergency)
     Action.EMERGENCY: frozenset({"admin"}),
+    # a deploy by hand skips QA like a rollback does: the roles that may roll back
+    Action.DEPLOY: frozenset({"releaser", "admin"}),
 }
 
 

@@ -1,0 +1,149 @@
+"""``relman deploy`` / ``relman rollback`` by hand go through the policy, the deploy history
+and the notices like the pipeline (issue 15 item 5). Real processes, a real relman.toml,
+hello-service over HTTP, a real HTTP server as the notification webhook."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from relman.demo.sample_repo import SampleRepo
+from tests.e2e.test_serve import relman
+from tests.support.hello import ServiceReaper, wait_for_health
+from tests.support.pipeline import WebhookReceiver
+from tests.support.sshd import free_port
+
+WIDE = {"COLUMNS": "200"}
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver().running() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def production(
+    tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReaper, hook: WebhookReceiver
+) -> Path:
+    """A working directory whose relman.toml ships hello to production on a local host;
+    ``cli:alice`` is a releaser, nobody else has a role; notices go to ``hook``."""
+    port = free_port("127.0.0.1")
+    root = tmp_path / "prod"
+    service_reaper.watch(root / "hello")
+    config = {
+        "services": {
+            "hello": {
+                "repo": sample_repo.url,
+                "workdir": "{root}/hello",
+                "start_command": ["sh", "start.sh"],
+                "log_file": "service.log",
+                "health": {
+                    "url": f"http://{{address}}:{port}/health",
+                    "attempts": 30,
+                    "interval": 0.1,
+                    "timeout": 2.0,
+                },
+                "env": {
+                    "HELLO_HOST": "{address}",
+                    "HELLO_PORT": str(port),
+                    "HELLO_PYTHON": sys.executable,
+                },
+            }
+        },
+        "hosts": {"prod": {"transport": "local", "address": "127.0.0.1", "root": str(root)}},
+        "environments": {"production": {"hosts": ["prod"]}},
+        "policy": {"releaser": ["cli:alice"]},
+        "notifications": {"webhook_urls": [hook.url]},
+    }
+    (tmp_path / "relman.toml").write_text(tomlkit.dumps(config), encoding="utf-8")
+    (tmp_path / "port").write_text(str(port))
+    migrated = relman(["db", "upgrade"], tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    return tmp_path
+
+
+def history(project: Path) -> list[tuple[str, str, str, str]]:
+    """(kind, tag, status, actor) of every production deploy of hello, oldest first."""
+    import asyncio
+
+    from relman.bootstrap import build
+    from tests.conftest import make_settings
+
+    async def read() -> list[tuple[str, str, str, str]]:
+        settings = make_settings(f"sqlite+aiosqlite:///{project / 'relman.db'}", project)
+        container = build(settings)
+        try:
+            rows = await container.deploys.history("hello", "production")
+        finally:
+            await container.aclose()
+        return [(d.kind, d.tag, d.status, d.actor) for d in reversed(rows)]
+
+    return asyncio.run(read())
+
+
+def test_mallory_is_refused_a_production_deploy_and_nothing_runs(
+    production: Path, hook: WebhookReceiver
+) -> None:
+    refused = relman(
+        ["deploy", "hello", "v1.0.0", "--env", "production"],
+        production,
+        RELMAN_ACTOR="mallory",
+        **WIDE,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "error: cli:mallory may not deploy to production: needs role admin or releaser"
+    ]
+    # the same person is refused the same way by the pipeline
+    started = relman(["release", "start", "hello", "v1.0.0"], production, RELMAN_ACTOR="mallory")
+    assert started.returncode == 2
+    assert "cli:mallory may not start: needs role admin or releaser" in started.stderr
+    back = relman(
+        ["rollback", "hello", "--env", "production", "--to", "v1.0.0"],
+        production,
+        RELMAN_ACTOR="mallory",
+    )
+    assert back.returncode == 2
+    assert back.stderr.strip().splitlines() == [
+        "error: cli:mallory may not rollback: needs role admin or releaser"
+    ]
+    assert not (production / "prod" / "hello").exists()
+    assert history(production) == []
+    assert hook.bodies == []
+
+
+def test_a_releaser_deploys_and_rolls_back_recorded_and_notified(
+    production: Path, hook: WebhookReceiver
+) -> None:
+    url = f"http://127.0.0.1:{(production / 'port').read_text()}/health"
+    for tag in ("v1.0.0", "v1.1.0"):
+        done = relman(
+            ["deploy", "hello", tag, "--env", "production"],
+            production,
+            RELMAN_ACTOR="alice",
+            **WIDE,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert wait_for_health(url, version="1.1.0").status == 200
+    back = relman(
+        ["rollback", "hello", "--env", "production"], production, RELMAN_ACTOR="alice", **WIDE
+    )
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert wait_for_health(url, version="1.0.0").status == 200
+
+    assert history(production) == [
+        ("deploy", "v1.0.0", "succeeded", "cli:alice"),
+        ("deploy", "v1.1.0", "succeeded", "cli:alice"),
+        ("rollback", "v1.0.0", "succeeded", "cli:alice"),
+    ]
+    assert hook.kinds() == ["deployed", "deployed", "rollback_done"]
+    assert [body["text"].split(" (log: ")[0] for body in hook.bodies] == [
+        "✅ hello v1.0.0 is deployed to production: production, by cli:alice",
+        "✅ hello v1.1.0 is deployed to production: production, by cli:alice",
+        "⏪ hello v1.0.0 was rolled back: production, by cli:alice",
+    ]
