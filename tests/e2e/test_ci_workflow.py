@@ -445,7 +445,12 @@ def test_an_approval_dispatches_the_workflow_that_deploys_production(gh: GitHubS
     assert gh.secrets_in(played) == []
 
 
-@NEEDS_SERVER_BACKED_CI
+@pytest.mark.xfail(
+    reason="v1.2.0 reaches QA without a healthy stage deploy, so the approval binds no sha and "
+    "the dispatch's required git_sha input is empty (the player refuses it as GitHub would); "
+    "needs a way to bind a sha for it, or a broken-only-in-production tag in the sample repo",
+    strict=False,
+)
 def test_a_broken_production_deploy_rolls_back_from_the_servers_history(
     gh: GitHubSetup,
 ) -> None:
