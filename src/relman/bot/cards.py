@@ -232,12 +232,18 @@ def outcome_lines(view: View, release: Release) -> list[str]:
 
 
 def card_lines(
-    view: View, release: Release, *, failure: bool = True, live: Release | None = None
+    view: View,
+    release: Release,
+    *,
+    failure: bool = True,
+    live: Release | None = None,
+    artifact: str = "",
 ) -> list[str]:
     """The body of a release card, one line per field (seed 003); with ``failure``, a
     failed release's reason and log file too. Issue 16 adds whether it is the release in
     production (``live``: the one there now), the stage link while stage runs it, and who
-    decided it when."""
+    decided it when; ``artifact`` is the link to a runner's uploaded deploy log and
+    evidence (issue 12)."""
     t = view.texts
     lines = [
         t.card_service.format(service=esc(release.service_name, MAX_NAME)),
@@ -272,6 +278,8 @@ def card_lines(
         path = log_file(release)
         if path:
             lines.append(t.card_log.format(path=f"<code>{esc(path, MAX_PATH)}</code>"))
+    if artifact:
+        lines.append(t.card_artifact.format(link=link(artifact, t.link_open)))
     return lines
 
 
@@ -291,6 +299,7 @@ def card_screen(
     has_older: bool = False,
     total: int = 0,
     live: Release | None = None,
+    artifact: str = "",
 ) -> Screen:
     """One release's card under the header of the list it was reached from, with its
     place in that list (``2/5``, issue 16) when ``total`` is known."""
@@ -299,7 +308,7 @@ def card_screen(
     if lst in (Lst.ACTIVE, Lst.SUCCESSFUL, Lst.FAILED) and total > 0:
         place = t.card_position.format(position=min(position + 1, total), total=total)
         head = f"{head} · {place}"
-    text = f"{head}\n\n" + "\n".join(card_lines(view, release, live=live))
+    text = f"{head}\n\n" + "\n".join(card_lines(view, release, live=live, artifact=artifact))
     markup = keyboards.card(view.key, t, release, lst=lst, position=position, has_older=has_older)
     return Screen(text, markup)
 

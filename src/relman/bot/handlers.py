@@ -518,6 +518,7 @@ def _card(bot_ctx: BotContext, texts: Texts, found: Browse, press: Press) -> car
         has_older=press.more,
         total=found.total,
         live=live,
+        artifact=found.artifacts.get(release.id or 0, ""),
     )
 
 

@@ -51,6 +51,7 @@ class Texts:
     card_rollback_to: str  # {tag}
     card_reason: str  # {reason}
     card_log: str  # {path}
+    card_artifact: str  # {link}: a runner's uploaded deploy log and evidence
 
     # Card buttons.
     btn_approve: str
@@ -202,6 +203,7 @@ RU = Texts(
     card_rollback_to="⏪ Откат на tag: {tag}",
     card_reason="⚠️ Причина: {reason}",
     card_log="📄 Лог: {path}",
+    card_artifact="📦 Лог и доказательства деплоя: {link}",
     btn_approve="✅ Подтвердить",
     btn_reject="❌ Отклонить",
     btn_rollback="⏪ Откатить",
@@ -381,6 +383,7 @@ EN = Texts(
     card_rollback_to="⏪ Rollback to tag: {tag}",
     card_reason="⚠️ Reason: {reason}",
     card_log="📄 Log: {path}",
+    card_artifact="📦 Deploy log and evidence: {link}",
     btn_approve="✅ Approve",
     btn_reject="❌ Reject",
     btn_rollback="⏪ Roll back",

@@ -185,6 +185,9 @@ class Browse:
     releases: list[Release]
     total: int
     live: Mapping[str, Release]
+    #: Per release id, the link to its newest deploy's uploaded log and evidence (a
+    #: GitHub Actions artifact, issue 12); filled by :meth:`PipelineService.show` only.
+    artifacts: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +483,10 @@ class PipelineService:
             if group not in GROUPS:
                 raise InvalidInput("group", f"unknown group {group!r}")
             total = await self._store.count(statuses=GROUPS[group])
-        return Browse([release], total, await self._live([release]))
+        links = [d.artifact_url for d in await self._deployments.for_release(release_id)]
+        newest = next((url for url in reversed(links) if url), "")
+        artifacts = {release_id: newest} if newest else {}
+        return Browse([release], total, await self._live([release]), artifacts)
 
     async def _live(self, shown: list[Release]) -> dict[str, Release]:
         live: dict[str, Release] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from relman.api.app import create_app
 from relman.bootstrap import Container, build, build_runner
@@ -120,7 +121,11 @@ async def server(
     write_config(
         settings.config_file,
         RelmanConfig(
-            services={"hello": hello_service(sample_repo, port, health=health)},
+            services={
+                "hello": hello_service(
+                    sample_repo, port, health=health, github_repository="acme/hello"
+                )
+            },
             hosts={
                 env: Host(transport="local", address=address, root=str(hosts / env))
                 for env, address in addresses.items()
@@ -134,6 +139,8 @@ async def server(
         ),
     )
     clock = Clock()
+    # The github executor dispatches with a token (checked when a worker starts).
+    settings = settings.model_copy(update={"github_token": SecretStr("ghs_not-used-here")})
     container = build(settings, clock=clock)
     try:
         yield Server(
@@ -287,6 +294,8 @@ async def test_production_from_a_runner_refuses_a_commit_other_than_the_approved
     row = (await server.container.deploys.history("hello", "production"))[0]
     assert (row.release_id, row.git_sha, row.status) == (release_id, approved, "succeeded")
     assert row.artifact_url.endswith("/artifacts/5")
+    shown = await server.container.pipeline.show(release_id)  # what the bot's card shows
+    assert shown.artifacts == {release_id: row.artifact_url}
     assert await served_version(server.production_url) == "1.0.0"
 
 

@@ -250,3 +250,13 @@ def test_lists_page_and_clamp() -> None:
     empty = cards.list_screen(view(EN), Lst.FAILED, 0, [])
     assert plain(empty) == "❌ Failed releases\n\nNo releases here yet."
     assert NOW - timedelta(minutes=15) == rs[0].started_at
+
+
+def test_a_card_links_a_runners_uploaded_log_and_evidence() -> None:
+    url = "https://github.com/org/loom-content/actions/runs/9001/artifacts/5"
+    deployed = release(S.DEPLOYED, completed_at=datetime(2024, 3, 14, 10, 45, tzinfo=UTC))
+    screen = cards.card_screen(view(), deployed, lst=Lst.SUCCESSFUL, position=0, artifact=url)
+    assert "📦 Лог и доказательства деплоя: Открыть" in plain(screen).split("\n")
+    assert f'<a href="{url}">Открыть</a>' in screen.text
+    bare = cards.card_screen(view(), deployed, lst=Lst.SUCCESSFUL, position=0)
+    assert "📦 Лог" not in plain(bare)
