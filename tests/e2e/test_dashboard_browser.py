@@ -278,6 +278,17 @@ async def test_dashboard_in_chromium(stack: tuple[Container, LiveServer, int]) -
         await anna.goto(f"{server.url}/releases/{first.id}")
         assert await anna.locator("nav.nav").count() == 0
 
+        # The DORA page (issue 14): the four keys, their bands and weekly SVG bars; the
+        # incidents the rollback opened.
+        dora = await boris.goto(f"{server.url}/dora?service=hello&days=30")
+        assert dora is not None and dora.status == 200
+        await boris.wait_for_selector("#key-frequency svg.chart rect.bar.ok")
+        assert await boris.locator("#key-frequency [data-band]").count() == 1
+        await shoot(boris, "11-dora")
+        await boris.goto(f"{server.url}/incidents")
+        await boris.wait_for_selector("#incidents tr[data-incident]")
+        await shoot(boris, "12-incidents")
+
         # An unknown release is a 404 page.
         missing = await boris.goto(f"{server.url}/releases/424242")
         assert missing is not None and missing.status == 404
