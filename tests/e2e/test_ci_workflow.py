@@ -58,15 +58,6 @@ APPROVE_WORKFLOW = "on-approve-manual-testing.yaml"
 WORK_WORKFLOW = "on-push-in-work-branch.yaml"
 BRANCH = "feature/greeting"
 
-#: What the lead engineer's issue-12 work adds (server-backed ``relman ci deploy`` with
-#: ``--git-sha``, the dispatch's ``git_sha`` input): those flows are expected to fail until
-#: it lands.
-NEEDS_SERVER_BACKED_CI = pytest.mark.xfail(
-    reason="needs relman ci deploy --git-sha against the server's history and the dispatch's "
-    "git_sha input (issue 12 items 3 and 6)",
-    strict=False,
-)
-
 
 def _git(*args: str, cwd: Path | None = None) -> str:
     done = subprocess.run(
@@ -426,7 +417,6 @@ def _approve_and_play(gh: GitHubSetup, release_id: str, run_id: str) -> tuple[Pl
     return gh.play(APPROVE_WORKFLOW, run), inputs
 
 
-@NEEDS_SERVER_BACKED_CI
 def test_an_approval_dispatches_the_workflow_that_deploys_production(gh: GitHubSetup) -> None:
     release_id = _ship_to_qa(gh, "v1.1.0", "7101")
     played, inputs = _approve_and_play(gh, release_id, "7102")
@@ -445,12 +435,6 @@ def test_an_approval_dispatches_the_workflow_that_deploys_production(gh: GitHubS
     assert gh.secrets_in(played) == []
 
 
-@pytest.mark.xfail(
-    reason="v1.2.0 reaches QA without a healthy stage deploy, so the approval binds no sha and "
-    "the dispatch's required git_sha input is empty (the player refuses it as GitHub would); "
-    "needs a way to bind a sha for it, or a broken-only-in-production tag in the sample repo",
-    strict=False,
-)
 def test_a_broken_production_deploy_rolls_back_from_the_servers_history(
     gh: GitHubSetup,
 ) -> None:
