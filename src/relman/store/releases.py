@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    false,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -147,14 +158,35 @@ class ReleaseStore:
         """Releases newest first (by id), filtered by service and statuses.
 
         ``before_id`` is the keyset cursor: only releases with a smaller id are returned.
+        Several statuses (a group) are read as the newest ``limit`` of each, merged: one
+        ``status IN (…)`` made SQLite sort every matching release first (benchmarks/
+        dashboard_releases.py, issue 13 item 5); each status is one range of the
+        (status, id) or (service_name, status, id) index.
         """
-        query = _select().order_by(releases.c.id.desc()).limit(limit)
+        common: list[ColumnElement[bool]] = []
         if service is not None:
-            query = query.where(releases.c.service_name == service)
-        if statuses is not None:
-            query = query.where(releases.c.status.in_([s.value for s in statuses]))
+            common.append(releases.c.service_name == service)
         if before_id is not None:
-            query = query.where(releases.c.id < before_id)
+            common.append(releases.c.id < before_id)
+        query = _select().where(*common).order_by(releases.c.id.desc()).limit(limit)
+        if statuses is not None and len(statuses) <= 1:
+            wanted = [s.value for s in statuses]
+            query = query.where(releases.c.status == wanted[0] if wanted else false())
+        elif statuses is not None:
+            newest = union_all(
+                *(
+                    select(part.c.id)
+                    for part in (
+                        select(releases.c.id)
+                        .where(*common, releases.c.status == value)
+                        .order_by(releases.c.id.desc())
+                        .limit(limit)
+                        .subquery()
+                        for value in sorted(s.value for s in statuses)
+                    )
+                )
+            ).subquery()
+            query = query.where(releases.c.id.in_(select(newest.c.id)))
         with db_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
