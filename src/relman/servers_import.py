@@ -236,3 +236,67 @@ def import_servers(
     return servers_toml(
         read_servers_file(path), user=user, known_hosts=known_hosts, source=str(path)
     )
+
+
+def import_servers_file(
+    path: Path,
+    *,
+    user: str = DEFAULT_USER,
+    known_hosts: str = DEFAULT_KNOWN_HOSTS,
+    output: Path | None = None,
+    force: bool = False,
+) -> ServersFile:
+    """Write relman.toml tables for the servers of ``path`` to ``output`` (issue 15 item
+    12) and return what was imported (see :func:`next_steps`).
+
+    Raises :class:`ConfigError` naming ``output`` when it exists and ``force`` is false,
+    or cannot be written; see :func:`read_servers_file` for the input's errors.
+    """
+    servers = read_servers_file(path)
+    text = servers_toml(servers, user=user, known_hosts=known_hosts, source=str(path))
+    if output is None:
+        return servers
+    try:
+        # "x" refuses an existing file atomically: no check-then-write race.
+        with output.open("w" if force else "x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{output} exists; not overwriting it (--force replaces it)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return servers
+
+
+def next_steps(output: Path, servers: ServersFile, *, known_hosts: str) -> list[str]:
+    """What to edit in ``output`` after an import, as lines for a person: the services,
+    the hosts' keys in ``known_hosts``, the developers' GitHub logins, the passwords'
+    variables, then ``relman config check``."""
+    lines = [
+        f"next, in {output}:",
+        '  1. add a [services.NAME] table per service: repo, workdir (e.g. "{root}/NAME"), '
+        'start_command (or strategy = "compose"), health = { url = '
+        '"http://{address}:PORT/health" } (see docs/configuration.md)',
+    ]
+    scans = " ; ".join(
+        f"ssh-keyscan{'' if s.port in (None, 22) else f' -p {s.port}'} {s.address}"
+        for s in servers.servers
+    )
+    lines.append(
+        f"  2. pin the hosts' keys in {known_hosts}: {scans} >> {known_hosts} "
+        "— then compare each fingerprint (ssh-keygen -lf) with the server's own"
+    )
+    owners = [s for s in servers.servers if s.owner is not None]
+    if owners:
+        named = ", ".join(f'{s.environment} owner = "{s.owner}"' for s in owners)
+        lines.append(
+            f"  3. owners are GitHub logins (whose pushes deploy there): {named} "
+            "— change each to the developer's login"
+        )
+    secret = [s.password_env for s in servers.servers if s.password_env]
+    if secret:
+        lines.append(
+            f"  {len(lines)}. passwords stay in the environment: export {', '.join(secret)} "
+            "before relman connects (or use key_file)"
+        )
+    lines.append(f"  {len(lines)}. then: RELMAN_CONFIG={output} relman config check")
+    return lines

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.e2e.test_serve import relman
@@ -75,3 +76,129 @@ def test_a_typo_in_relman_toml_is_one_line_with_the_key_meant(tmp_path: Path) ->
         "error: relman.toml:4: services.hello.start_comand: unknown key "
         "(did you mean start_command?)"
     )
+
+
+def test_config_schema_prints_a_json_schema_of_relman_toml(tmp_path: Path) -> None:
+    printed = relman(["config", "schema"], tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    schema = json.loads(printed.stdout)
+    assert schema["title"] == "relman.toml"
+    assert "start_command" in schema["$defs"]["Service"]["properties"]
+
+
+def test_config_reference_writes_the_committed_reference(tmp_path: Path) -> None:
+    written = relman(["config", "reference", "--output", "ref.md"], tmp_path)
+    assert written.returncode == 0, written.stderr
+    committed = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    assert (tmp_path / "ref.md").read_text(encoding="utf-8") == committed.read_text("utf-8")
+
+
+CHECKED = """\
+[services.hello]
+repo = "/srv/git/hello.git"
+workdir = "{root}/hello"
+start_command = ["sh", "start.sh"]
+health = { url = "http://{address}:8004/health" }
+
+[hosts.box]
+transport = "local"
+root = "ROOT/box"
+
+[hosts.stage-box]
+transport = "local"
+root = "ROOT/typo/stage"
+
+[environments.stage]
+hosts = ["stage-box"]
+
+[environments.production]
+hosts = ["box"]
+"""
+
+
+def test_config_check_passes_a_good_host_and_fails_a_bad_one(tmp_path: Path) -> None:
+    (tmp_path / "box").mkdir()
+    (tmp_path / "relman.toml").write_text(CHECKED.replace("ROOT", str(tmp_path)), "utf-8")
+    good = relman(["config", "check", "--env", "production", "--json"], tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    answer = json.loads(good.stdout)
+    assert answer["ok"] is True
+    assert [c["name"] for c in answer["checks"]] == ["connect", "git", "workdir", "health url"]
+
+    every = relman(["config", "check"], tmp_path, COLUMNS="200")
+    assert every.returncode == 1
+    assert f"{tmp_path}/typo/stage/hello is missing and so is its parent" in every.stdout
+    assert "7 passed, 1 failed" in every.stdout
+
+    unknown = relman(["config", "check", "shop"], tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no service 'shop' in relman.toml"
+
+    (tmp_path / "relman.toml").write_text(
+        CHECKED.replace("ROOT", str(tmp_path)).replace("8004/health", "8004 /health"), "utf-8"
+    )
+    broken = relman(["config", "check"], tmp_path)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("error: relman.toml:5: services.hello.health.url: ")
+
+
+SERVERS = """\
+STAGE_HOST=192.0.2.20
+PROD_HOST=deploy@192.0.2.30
+PROD_PASSWORD=prod-pass-do-not-print
+developer1_HOST=192.0.2.10
+developer1_PORT=2222
+LOOM_INTERSERVER_SECRET_KEY=not-a-server
+"""
+
+
+def test_import_servers_writes_a_file_and_says_what_to_edit(tmp_path: Path) -> None:
+    (tmp_path / ".env.servers").write_text(SERVERS, encoding="utf-8")
+    written = relman(
+        ["config", "import-servers", ".env.servers", "--output", "relman.toml"],
+        tmp_path,
+        COLUMNS="200",
+    )
+    assert written.returncode == 0, written.stderr
+    text = (tmp_path / "relman.toml").read_text(encoding="utf-8")
+    assert 'password_env = "PROD_PASSWORD"' in text
+    assert "prod-pass-do-not-print" not in text + written.stdout + written.stderr
+    lines = written.stdout.splitlines()
+    assert lines[0] == "wrote relman.toml"
+    assert lines[1] == "next, in relman.toml:"
+    assert "add a [services.NAME] table per service" in lines[2]
+    assert lines[3].startswith(
+        "  2. pin the hosts' keys in /etc/relman/known_hosts: ssh-keyscan 192.0.2.20 ; "
+        "ssh-keyscan 192.0.2.30 ; ssh-keyscan -p 2222 192.0.2.10 >> /etc/relman/known_hosts"
+    )
+    assert lines[4] == (
+        "  3. owners are GitHub logins (whose pushes deploy there): dev:developer1 owner = "
+        '"developer1" — change each to the developer\'s login'
+    )
+    assert "export PROD_PASSWORD" in lines[5]
+    assert lines[6] == "  5. then: RELMAN_CONFIG=relman.toml relman config check"
+
+    again = relman(["config", "import-servers", ".env.servers", "-o", "relman.toml"], tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
+        "error: relman.toml exists; not overwriting it (--force replaces it)"
+    )
+    assert (tmp_path / "relman.toml").read_text(encoding="utf-8") == text
+    forced = relman(
+        [
+            "config",
+            "import-servers",
+            ".env.servers",
+            "-o",
+            "relman.toml",
+            "--force",
+            "--user",
+            "ops",
+        ],
+        tmp_path,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert 'user = "ops"' in (tmp_path / "relman.toml").read_text(encoding="utf-8")
+    # Without --output the tables are printed, as before.
+    printed = relman(["config", "import-servers", ".env.servers"], tmp_path)
+    assert printed.returncode == 0 and "[hosts.stage]" in printed.stdout

@@ -13,6 +13,7 @@ import relman.cli.analytics  # noqa: F401  (registers relman dora and relman inc
 from relman.cli import app, deploy, release, web  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container
 from relman.cli.ci import app as ci_app
+from relman.cli.config import app as config_app
 from relman.cli.init import app as init_app
 from relman.cli.version import app as version_app
 from relman.domain.errors import RelmanError
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 releases_app = typer.Typer(help="Read releases.", no_args_is_help=True)
-config_app = typer.Typer(help="Show or create configuration.", no_args_is_help=True)
 bot_app = typer.Typer(help="The Telegram bot (seed 003).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(releases_app, name="releases")
@@ -204,27 +204,6 @@ def config_show() -> None:
     for key, value in rows.items():
         add_data_row(table, key, value)
     console.print(table)
-
-
-@config_app.command("import-servers")
-def config_import_servers(
-    file: Annotated[Path, typer.Argument(help="The seed's .env.servers file.")],
-    user: Annotated[str, typer.Option(help="SSH user of hosts the file names none for.")] = "root",
-    known_hosts: Annotated[
-        str, typer.Option(help="known_hosts file that pins the hosts' keys.")
-    ] = "/etc/relman/known_hosts",
-) -> None:
-    """Print relman.toml [hosts.*] and [environments.*] tables for the servers in FILE.
-
-    stage, production and dev:developerN (owner = "developerN"); passwords are never
-    printed: a host gets password_env, the variable relman reads when it connects.
-    """
-    from relman.cli._common import refusals
-    from relman.servers_import import import_servers
-
-    with refusals():
-        text = import_servers(file, user=user, known_hosts=known_hosts)
-    typer.echo(text, nl=False)
 
 
 @config_app.command("init-env")

@@ -915,3 +915,59 @@ def join_steps(steps: Sequence[Step], nonce: str, *, name: str = "batch") -> Ste
         check=False,
         stream=False,
     )
+
+
+# --- relman config check (issue 15 item 8) ----------------------------------------------
+
+_CHECK_WORKDIR_SCRIPT = (
+    'if [ -e "$1/.git" ]; then echo "git checkout $1"\n'
+    'elif [ -d "$1" ]; then\n'
+    '  [ -w "$1" ] || { echo "$1 exists but is not writable by $(id -un)"; exit 1; }\n'
+    '  echo "folder $1 (no checkout yet: the first deploy makes one)"\n'
+    'elif [ -e "$1" ]; then echo "$1 exists but is not a folder"; exit 1\n'
+    "else\n"
+    '  p=$(dirname -- "$1")\n'
+    '  [ -d "$p" ] || { echo "$1 is missing and so is its parent $p (a typo in workdir or'
+    ' root?)"; exit 1; }\n'
+    '  [ -w "$p" ] || { echo "$1 is missing and $p is not writable by $(id -un)"; exit 1; }\n'
+    '  echo "$1 is missing; $p is writable: the first deploy clones there"\n'
+    "fi"
+)
+
+
+def check_connect_step() -> Step:
+    """A command that does nothing: running it proves the host answers, its key is the
+    pinned one and the login works (the transport connects on the first command)."""
+    return Step("connect", ("true",), stream=False, timeout=30.0)
+
+
+def check_workdir_step(target: Target) -> Step:
+    """Whether the service's workdir is usable: a checkout, a writable folder, or missing
+    under a writable parent (the first deploy clones); exit 1 with the reason otherwise."""
+    return _sh("workdir", _CHECK_WORKDIR_SCRIPT, target.workdir, stream=False, timeout=30.0)
+
+
+def _check_program_step(name: str, program: str, *argv: str) -> Step:
+    script = (
+        f'command -v {program} >/dev/null 2>&1 || {{ echo "{program} is not installed '
+        '(not on the PATH of the deploy user)"; exit 127; }\n"$@"'
+    )
+    return _sh(name, script, *argv, stream=False, timeout=30.0)
+
+
+def check_git_step() -> Step:
+    """``git --version``, or exit 127 saying git is not installed."""
+    return _check_program_step("git", "git", "git", "--version")
+
+
+def check_docker_step() -> Step:
+    """The Docker engine's version (``docker version``: the daemon must answer), or exit
+    127 saying docker is not installed."""
+    return _check_program_step(
+        "docker", "docker", "docker", "version", "--format", "engine {{.Server.Version}}"
+    )
+
+
+def check_compose_step() -> Step:
+    """``docker compose version`` (Compose v2, what the compose strategy runs)."""
+    return _check_program_step("compose", "docker", "docker", "compose", "version")
