@@ -178,22 +178,32 @@ class DeploymentStore:
                 )
         return bool(result.rowcount)
 
-    async def interrupt_running(
-        self, service: str, environment: str, *, at: datetime, error: str
-    ) -> list[Deployment]:
-        """Mark the running deploys of (service, environment) failed with ``error``
-        (their runner or process is gone); returns them as they were."""
-        where = and_(
-            deployments.c.service == service,
-            deployments.c.environment == environment,
+    async def break_expired_lock(
+        self, lock: LockInfo, *, at: datetime, error: str
+    ) -> list[Deployment] | None:
+        """Free ``lock`` if its lease is still out at ``at`` and mark the running deploys of
+        its (service, environment) failed with ``error``, in one transaction (so neither a
+        late renewal nor a new deploy can slip in between). Returns those deploys as they
+        were, or ``None`` when the lock was renewed or freed meanwhile."""
+        held = and_(
+            deploy_locks.c.service == lock.service,
+            deploy_locks.c.environment == lock.environment,
+            deploy_locks.c.owner == lock.owner,
+            deploy_locks.c.expires_at < at,
+        )
+        running = and_(
+            deployments.c.service == lock.service,
+            deployments.c.environment == lock.environment,
             deployments.c.status == "running",
         )
         with db_errors():
             async with self._engine.begin() as conn:
-                rows = (await conn.execute(select(deployments).where(where))).all()
+                if not (await conn.execute(delete(deploy_locks).where(held))).rowcount:
+                    return None
+                rows = (await conn.execute(select(deployments).where(running))).all()
                 await conn.execute(
                     update(deployments)
-                    .where(where)
+                    .where(running)
                     .values(status="failed", finished_at=at, error=error[:2000])
                 )
         return [_deployment(row) for row in rows]
