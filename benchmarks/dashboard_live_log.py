@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from dashboard_releases import pct  # noqa: E402  (the benchmark beside this one)
+
 from relman.api.app import create_app  # noqa: E402
 from relman.bootstrap import build  # noqa: E402
 from relman.config import Settings  # noqa: E402
@@ -101,8 +103,10 @@ async def measure(url: str, folder: Path, lines: int, interval: float) -> list[f
     written: dict[int, float] = {}
     received: dict[int, float] = {}
 
+    reading = asyncio.Event()  # set once the client has the log's first line
+
     async def write_lines() -> None:
-        await asyncio.sleep(0.5)  # the client is connected and has read the first line
+        await asyncio.wait_for(reading.wait(), 30)
         with log.open("a", encoding="utf-8") as handle:
             for n in range(lines):
                 handle.write(format_line(datetime.now(UTC), f"step {n} ok") + "\n")
@@ -126,6 +130,8 @@ async def measure(url: str, folder: Path, lines: int, interval: float) -> list[f
         async with client.stream("GET", "/releases/1/deploys/1/log") as response:
             assert response.status_code == 200, response.status_code
             async for raw in response.aiter_lines():
+                if raw.startswith("data: "):
+                    reading.set()
                 if raw.startswith("data: ") and " - step " in raw:
                     n = int(raw.rsplit(" - step ", 1)[1].split()[0])
                     received[n] = time.perf_counter()
@@ -136,12 +142,6 @@ async def measure(url: str, folder: Path, lines: int, interval: float) -> list[f
     missing = sorted(set(written) - set(received))
     assert not missing, f"lines never received: {missing[:10]}"
     return [(received[n] - written[n]) * 1000 for n in sorted(written)]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 async def main() -> int:

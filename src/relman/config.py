@@ -452,22 +452,26 @@ def _url_template(value: str) -> str:
         raise ValueError(
             f"{value!r}: unknown placeholder {unknown[0]} (known: {', '.join(HOST_PLACEHOLDERS)})"
         )
-    filled = fill_host(value, "host.example", "/srv")
-    parts = urlsplit(filled)
+    problem = http_url_problem(fill_host(value, "host.example", "/srv"))
+    if problem is not None:
+        hint = "" if problem.startswith(":") else ", like http://{address}:8080/health"
+        raise ValueError(f"{value!r}{problem}{hint}")
+    return value
+
+
+def http_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an http(s) URL with a host, a port 0..65535 and no
+    white space — ``": the port is not a number 0..65535"`` or ``" is not an http:// or
+    https:// URL with a host"``, to follow the URL in a message — or ``None``. The rule of
+    health and smoke URLs (at load, and per host in ``relman config check``)."""
+    parts = urlsplit(url)
     try:
         parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
     except ValueError:
-        raise ValueError(f"{value!r}: the port is not a number 0..65535") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or not _HTTP_URL.fullmatch(filled)
-    ):
-        raise ValueError(
-            f"{value!r} is not an http:// or https:// URL with a host, like "
-            "http://{address}:8080/health"
-        )
-    return value
+        return ": the port is not a number 0..65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _HTTP_URL.fullmatch(url):
+        return " is not an http:// or https:// URL with a host"
+    return None
 
 
 class HealthCheck(_Model):

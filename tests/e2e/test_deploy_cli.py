@@ -26,12 +26,20 @@ def printed_path(stdout: str, label: str) -> Path:
     return Path(lines[-1].split(": ", 1)[1].strip())
 
 
-@pytest.fixture
-def project(tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReaper) -> Path:
-    """A working directory with relman.toml (one local host, stage) and a migrated
-    database; returns it. hello-service will listen on ``project/"port"``'s port."""
+def hello_project(
+    folder: Path,
+    sample_repo: SampleRepo,
+    service_reaper: ServiceReaper,
+    *,
+    environment: str,
+    host: str,
+    **tables: object,
+) -> Path:
+    """Write ``folder``'s relman.toml (hello-service on one local host ``host`` of
+    ``environment``, plus any other top-level ``tables``) and migrate its database;
+    returns ``folder``. hello-service will listen on ``folder/"port"``'s port."""
     port = free_port("127.0.0.1")
-    root = tmp_path / "box"
+    root = folder / host
     service_reaper.watch(root / "hello")
     config = {
         "services": {
@@ -53,14 +61,22 @@ def project(tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReap
                 },
             }
         },
-        "hosts": {"box": {"transport": "local", "address": "127.0.0.1", "root": str(root)}},
-        "environments": {"stage": {"hosts": ["box"]}},
+        "hosts": {host: {"transport": "local", "address": "127.0.0.1", "root": str(root)}},
+        "environments": {environment: {"hosts": [host]}},
+        **tables,
     }
-    (tmp_path / "relman.toml").write_text(tomlkit.dumps(config), encoding="utf-8")
-    (tmp_path / "port").write_text(str(port))
-    migrated = relman(["db", "upgrade"], tmp_path)
+    (folder / "relman.toml").write_text(tomlkit.dumps(config), encoding="utf-8")
+    (folder / "port").write_text(str(port))
+    migrated = relman(["db", "upgrade"], folder)
     assert migrated.returncode == 0, migrated.stderr
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path, sample_repo: SampleRepo, service_reaper: ServiceReaper) -> Path:
+    """A working directory with relman.toml (one local host, stage) and a migrated
+    database; returns it."""
+    return hello_project(tmp_path, sample_repo, service_reaper, environment="stage", host="box")
 
 
 def health_url(project: Path) -> str:

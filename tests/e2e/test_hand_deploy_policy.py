@@ -4,18 +4,16 @@ hello-service over HTTP, a real HTTP server as the notification webhook."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomlkit
 
 from relman.demo.sample_repo import SampleRepo
+from tests.e2e.test_deploy_cli import hello_project
 from tests.e2e.test_serve import relman
 from tests.support.hello import ServiceReaper, wait_for_health
 from tests.support.pipeline import WebhookReceiver
-from tests.support.sshd import free_port
 
 WIDE = {"COLUMNS": "200"}
 
@@ -32,39 +30,15 @@ def production(
 ) -> Path:
     """A working directory whose relman.toml ships hello to production on a local host;
     ``cli:alice`` is a releaser, nobody else has a role; notices go to ``hook``."""
-    port = free_port("127.0.0.1")
-    root = tmp_path / "prod"
-    service_reaper.watch(root / "hello")
-    config = {
-        "services": {
-            "hello": {
-                "repo": sample_repo.url,
-                "workdir": "{root}/hello",
-                "start_command": ["sh", "start.sh"],
-                "log_file": "service.log",
-                "health": {
-                    "url": f"http://{{address}}:{port}/health",
-                    "attempts": 30,
-                    "interval": 0.1,
-                    "timeout": 2.0,
-                },
-                "env": {
-                    "HELLO_HOST": "{address}",
-                    "HELLO_PORT": str(port),
-                    "HELLO_PYTHON": sys.executable,
-                },
-            }
-        },
-        "hosts": {"prod": {"transport": "local", "address": "127.0.0.1", "root": str(root)}},
-        "environments": {"production": {"hosts": ["prod"]}},
-        "policy": {"releaser": ["cli:alice"]},
-        "notifications": {"webhook_urls": [hook.url]},
-    }
-    (tmp_path / "relman.toml").write_text(tomlkit.dumps(config), encoding="utf-8")
-    (tmp_path / "port").write_text(str(port))
-    migrated = relman(["db", "upgrade"], tmp_path)
-    assert migrated.returncode == 0, migrated.stderr
-    return tmp_path
+    return hello_project(
+        tmp_path,
+        sample_repo,
+        service_reaper,
+        environment="production",
+        host="prod",
+        policy={"releaser": ["cli:alice"]},
+        notifications={"webhook_urls": [hook.url]},
+    )
 
 
 def history(project: Path) -> list[tuple[str, str, str, str]]:

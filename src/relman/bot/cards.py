@@ -423,7 +423,7 @@ def notice_screen(view: View, notice: Notice, log_root: Path | None = None) -> S
             )
         )
     if release is None:
-        return None
+        return _bare_notice(view, notice, detail, log_root)
     if notice.kind is NoticeKind.READY_FOR_TESTING:
         return qa_notice_screen(view, release)
     head = t.notice_head.get(notice.kind.value)
@@ -432,12 +432,35 @@ def notice_screen(view: View, notice: Notice, log_root: Path | None = None) -> S
     lines = [f"<b>{head}</b>", "", *card_lines(view, release, failure=False)]
     if detail and notice.kind is not NoticeKind.EMERGENCY:  # the card shows the reason
         lines.append(t.card_reason.format(reason=detail))
-    if notice.log_path:
-        shown = notice.log_path
-        if log_root is not None and Path(shown).is_relative_to(log_root):
-            shown = str(Path(shown).relative_to(log_root))
-        lines.append(t.card_log.format(path=f"<code>{esc(shown, MAX_PATH)}</code>"))
-    return Screen("\n".join(lines))
+    return Screen("\n".join([*lines, *_log_line(t, notice, log_root)]))
+
+
+def _bare_notice(view: View, notice: Notice, detail: str, log_root: Path | None) -> Screen | None:
+    """A team notice without a release — a deploy or rollback by hand (``relman deploy``,
+    issue 15 item 5): the header, the service, the tag, the detail and the log."""
+    t = view.texts
+    head = t.notice_head.get(notice.kind.value)
+    if head is None or not notice.service:
+        return None
+    lines = [
+        f"<b>{head}</b>",
+        "",
+        t.card_service.format(service=esc(notice.service, MAX_NAME)),
+        t.card_tag.format(tag=esc(notice.ref, MAX_TAG)),
+    ]
+    if detail:
+        lines.append(t.card_reason.format(reason=detail))
+    return Screen("\n".join([*lines, *_log_line(t, notice, log_root)]))
+
+
+def _log_line(t: Texts, notice: Notice, log_root: Path | None) -> list[str]:
+    """The notice's log path (relative to ``log_root``) as a card line, if it has one."""
+    if not notice.log_path:
+        return []
+    shown = notice.log_path
+    if log_root is not None and Path(shown).is_relative_to(log_root):
+        shown = str(Path(shown).relative_to(log_root))
+    return [t.card_log.format(path=f"<code>{esc(shown, MAX_PATH)}</code>")]
 
 
 def ready_text(view: View, release: Release) -> str:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
 
-from relman.config import Host, RelmanConfig, Service
+from relman.config import Host, RelmanConfig, Service, http_url_problem
 from relman.deploy import TransportFactory, open_transport
 from relman.deploy.steps import (
     Step,
@@ -175,13 +174,9 @@ def _urls_shape(service: Service, host: Host) -> tuple[bool, str]:
     """The service's health and smoke URLs for ``host``: all http(s) with a host?"""
     urls = [render(url, host) for url in (service.health.url, *service.smoke_urls)]
     for url in urls:
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 (checked when read)
-        except ValueError:
-            return False, f"{url}: the port is not a number 0..65535"
-        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
-            return False, f"{url} is not an http:// or https:// URL with a host"
+        problem = http_url_problem(url)
+        if problem is not None:
+            return False, f"{url}{problem}"
     return True, ", ".join(urls)
 
 

@@ -324,3 +324,21 @@ async def test_a_report_for_a_lock_the_runner_does_not_hold_is_refused(server: S
     assert (foreign.value.status, foreign.value.kind) == (409, "lock_not_held")
     assert (unknown.value.status, unknown.value.field) == (422, "service")
     assert await server.container.deploys.history("hello", "stage") == []
+
+
+async def test_a_runner_body_with_an_invisible_actor_is_a_422_naming_it(server: Server) -> None:
+    async with server.client() as client:
+        with pytest.raises(ApiRefused) as refused:
+            await client.call(
+                "POST",
+                "/runner/locks",
+                {
+                    "service": "hello",
+                    "environment": "stage",
+                    "owner": "runner-a:1:aaaa",
+                    "tag": "v1.0.0",
+                    "holder": "gh:\u000bmallory",
+                },
+            )
+    assert (refused.value.status, refused.value.field) == (422, "holder")
+    assert await server.container.runner_deploys.lock("hello", "stage") is None

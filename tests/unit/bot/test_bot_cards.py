@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -187,6 +188,30 @@ def test_every_notice_renders_within_limits(kind: NoticeKind) -> None:
     assert screen is not None
     text = plain(screen)
     assert ("x<y" in text) == (kind is not NoticeKind.READY_FOR_TESTING)
+
+
+def test_a_deploy_by_hand_reaches_the_team_chat_without_a_release() -> None:
+    # relman deploy / relman rollback (issue 15 item 5) notify with no release behind them
+    notice = Notice(
+        NoticeKind.DEPLOYED,
+        None,
+        detail="production, by cli:alice",
+        log_path="/var/log/deployments/production/hello/v1.0.0-prod.log",
+        service="hello",
+        ref="v1.0.0",
+    )
+    screen = cards.notice_screen(view(), notice, Path("/var/log/deployments"))
+    assert screen is not None
+    assert plain(screen).split("\n") == [
+        "✅ Релиз задеплоен на production",
+        "",
+        "📦 hello",
+        "🏷️ Tag: v1.0.0",
+        "⚠️ Причина: production, by cli:alice",
+        "📄 Лог: production/hello/v1.0.0-prod.log",
+    ]
+    nameless = Notice(NoticeKind.DEPLOYED, None, detail="?", service="")
+    assert cards.notice_screen(view(), nameless) is None
 
 
 def test_both_languages_have_every_text_and_status() -> None:
