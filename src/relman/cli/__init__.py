@@ -2,8 +2,8 @@
 
 Start-up is kept short (issue 10): the command modules import the application inside
 their commands, and :func:`main` registers only the module of the command being run when
-that module stands alone (:data:`ALONE`), e.g. ``relman deploy …`` builds the ``deploy``,
-``rollback`` and ``lock`` commands and nothing else.
+that module stands alone (:data:`ALONE`), e.g. ``relman deploy …`` builds the ``deploy``
+and ``rollback`` commands and nothing else.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ app = typer.Typer(
 ALONE = {
     "deploy": "relman.cli.deploy",
     "rollback": "relman.cli.deploy",
-    "lock": "relman.cli.deploy",
+    "lock": "relman.cli.lock",
     "release": "relman.cli.release",
     "worker": "relman.cli.release",
     "demo": "relman.cli.release",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import relman.cli.analytics  # noqa: F401  (registers relman dora and relman incident)
-from relman.cli import app, deploy, release, web  # noqa: F401  (they register their commands)
+from relman.cli import app, deploy, lock, release, web  # noqa: F401  (they register their commands)
 from relman.cli._common import add_data_row, console, fail, run, with_container
 from relman.cli.ci import app as ci_app
 from relman.cli.config import app as config_app

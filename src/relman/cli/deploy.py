@@ -1,4 +1,4 @@
-"""``relman deploy``, ``relman rollback``, ``relman lock`` — the deploy engine from a shell.
+"""``relman deploy``, ``relman rollback`` — the deploy engine from a shell.
 
 While a deploy runs, a live table shows one row per host (what is running, for how long, the
 latest log line); without a terminal (CI logs) each step is printed as one line instead.
@@ -26,12 +26,9 @@ if TYPE_CHECKING:
     from relman.bootstrap import Container
     from relman.deploy import DeployResult
     from relman.deploy.progress import Progress, ProgressCallback
-    from relman.services.deploys import DeployOutcome, LockReport
+    from relman.services.deploys import DeployOutcome
 
 T = TypeVar("T")
-
-lock_app = typer.Typer(help="Deploy locks.", no_args_is_help=True)
-app.add_typer(lock_app, name="lock")
 
 EnvOption = Annotated[str, typer.Option("--env", help="stage, production or dev:<name>")]
 
@@ -153,37 +150,6 @@ def _render(result: DeployResult, heading: str) -> None:
         console.print(f"evidence: {result.evidence_dir}", highlight=False, markup=False)
 
 
-def _render_locks(report: LockReport, verb: str) -> None:
-    from rich.table import Table
-
-    table = Table("where", "state", "holder", "since", "tag", "stale")
-    db = report.database
-    if db is None:
-        table.add_row("database", "free", "", "", "", "")
-    else:
-        add_data_row(
-            table,
-            "database",
-            verb,
-            db.holder,
-            f"{db.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
-            db.tag,
-            "yes" if report.database_stale else "no",
-        )
-    for name, host in report.hosts.items():
-        stale = {True: "yes", False: "no", None: "unknown"}[host.stale]
-        add_data_row(
-            table,
-            f"host {name}",
-            verb if host.held else "free",
-            host.holder or "",
-            host.since or "",
-            host.tag or "",
-            stale if host.held else "",
-        )
-    console.print(table)
-
-
 def failed_hosts_line(failed: Sequence[str]) -> str:
     """The line after a partial failure: the failed hosts, and the ``--hosts`` option that
     retries only them, e.g. ``deploy failed on: prod-1, prod-2 (retry with --hosts
@@ -239,22 +205,3 @@ def rollback_command(
     _render(result, f"rollback of {service} on {env} to {result.tag}")
     if not result.ok:
         raise typer.Exit(1)
-
-
-@lock_app.command("status")
-def lock_status_command(
-    service: Annotated[str, typer.Argument(help="Service name.")], env: EnvOption
-) -> None:
-    """Show who holds the deploy lock of SERVICE on ENV (database and hosts)."""
-    _render_locks(run(with_container(lambda c: c.deploys.lock_report(service, env))), "held")
-
-
-@lock_app.command("release")
-def lock_release_command(
-    service: Annotated[str, typer.Argument(help="Service name.")],
-    env: EnvOption,
-    force: Annotated[bool, typer.Option(help="Also free a lock whose holder runs.")] = False,
-) -> None:
-    """Free a stale deploy lock of SERVICE on ENV (database row and host lock dirs)."""
-    report = run(with_container(lambda c: c.deploys.release_locks(service, env, force=force)))
-    _render_locks(report, "released")
