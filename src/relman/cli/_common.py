@@ -8,9 +8,11 @@ functions that use them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 
@@ -106,6 +108,39 @@ async def with_container(
         return await use(container)
     finally:
         await container.aclose()
+
+
+#: ``--json`` on a command that shows something: one JSON document on stdout, nothing else.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def print_json(data: object) -> None:
+    """Print ``data`` as one JSON document on stdout (UTF-8, indented), bypassing rich so
+    nothing is wrapped, highlighted or read as markup. Times go through :func:`utc_json`."""
+    import json
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def utc_text(when: datetime | None) -> str:
+    """The CLI's one time format for people: UTC to the second, ``2026-12-02 19:30:05 UTC``
+    (``""`` for no time). A naive ``when`` is taken as UTC."""
+    if when is None:
+        return ""
+    return f"{_as_utc(when):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def utc_json(when: datetime | None) -> str | None:
+    """The same instant for ``--json``: ISO 8601 in UTC to the second,
+    ``2026-12-02T19:30:05Z`` (``None`` for no time)."""
+    if when is None:
+        return None
+    return f"{_as_utc(when):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def add_data_row(table: Table, *cells: str) -> None:
