@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from relman.config import Environment, Host, Policy, RelmanConfig
@@ -55,8 +56,25 @@ def test_start_refused_approval_approval_and_show(
     assert "REFUSED manual_testing → manual_test_passed" in shown.stdout
     assert "deploy v1.0.0 to production: succeeded" in shown.stdout
 
+    # --json: the API's shape (GET /release/1) plus the deploys, one document on stdout.
+    as_json = relman(["release", "show", "1", "--json"], tmp_path, **env)
+    assert as_json.returncode == 0, as_json.stderr
+    detail = json.loads(as_json.stdout)
+    assert (detail["id"], detail["release_tag"], detail["status"]) == (1, "v1.0.0", "deployed")
+    assert [e["to_status"] for e in detail["events"]][-2:] == ["deploying", "deployed"]
+    assert any(e["kind"] == "refused" and e["actor"] == "cli:dev" for e in detail["events"])
+    deploys = [(d["environment"], d["kind"], d["status"]) for d in detail["deployments"]]
+    assert deploys == [("stage", "deploy", "succeeded"), ("production", "deploy", "succeeded")]
+    assert all(len(d["git_sha"]) == 40 for d in detail["deployments"])
+
     bad_tag = relman(["release", "start", "hello", "1.0"], tmp_path, RELMAN_ACTOR="dev", **env)
     assert bad_tag.returncode == 2 and "tag" in bad_tag.stderr
+
+    # A release whose stage deploy fails ends failed: exit 1, so a script can tell.
+    broken = sample_repo.broken_tags[0]
+    failed = relman(["release", "start", "hello", broken], tmp_path, RELMAN_ACTOR="dev", **env)
+    assert failed.returncode == 1, (failed.stdout, failed.stderr)
+    assert f"#2 hello {broken} — staging_failed" in failed.stdout
 
 
 def test_demo_in_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
 from relman.api.guard import Principal
-from relman.api.schemas import _Strict, check_identifier
+from relman.api.schemas import DeploymentOut, _Strict, check_identifier
 from relman.bootstrap import Container
 from relman.services.runner_deploys import RunnerOutcome
-from relman.store.deployments import Deployment, LockInfo
+from relman.store.deployments import LockInfo
 
 _Name = Field(min_length=1, max_length=200)
 #: The lock owner a runner makes up (machine, pid, a random part): it proves nothing
@@ -127,35 +127,6 @@ class ArtifactReport(_Strict):
     deploy's log and evidence (``actions/upload-artifact``'s ``artifact-url``)."""
 
     url: str = Field(min_length=8, max_length=2000)
-
-
-class DeploymentOut(BaseModel):
-    """One deploy of the history (UTC times)."""
-
-    id: int
-    release_id: int | None
-    service: str
-    environment: str
-    tag: str
-    kind: str
-    status: str
-    actor: str
-    hosts: list[str]
-    migrated: bool
-    backup_path: str
-    log_path: str
-    evidence_path: str
-    error: str
-    started_at: datetime
-    finished_at: datetime | None
-    git_sha: str
-    image_digest: str
-    artifact_url: str
-    evidence_digest: str
-
-    @classmethod
-    def of(cls, deployment: Deployment) -> DeploymentOut:
-        return cls.model_validate(deployment, from_attributes=True)
 
 
 class History(BaseModel):

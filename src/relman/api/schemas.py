@@ -16,6 +16,7 @@ from relman.domain.text import text_problem
 
 if TYPE_CHECKING:
     from relman.services.incidents import IncidentView
+    from relman.store.deployments import Deployment
 
 # Seed 003 stores these as TEXT; the limits keep one request from filling the table.
 _Name = Field(min_length=1, max_length=200)
@@ -212,6 +213,36 @@ class ReleaseDetail(ReleaseOut):
     def of(cls, release: Release) -> ReleaseDetail:
         base = ReleaseOut.of(release).model_dump()
         return cls(**base, events=[EventOut.of(e) for e in release.events])
+
+
+class DeploymentOut(BaseModel):
+    """One deploy or rollback of the history (UTC times): the runner routes' answers and
+    ``relman release show --json``'s ``deployments``."""
+
+    id: int
+    release_id: int | None
+    service: str
+    environment: str
+    tag: str
+    kind: str
+    status: str
+    actor: str
+    hosts: list[str]
+    migrated: bool
+    backup_path: str
+    log_path: str
+    evidence_path: str
+    error: str
+    started_at: datetime
+    finished_at: datetime | None
+    git_sha: str
+    image_digest: str
+    artifact_url: str
+    evidence_digest: str
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> DeploymentOut:
+        return cls.model_validate(deployment, from_attributes=True)
 
 
 class ReleaseList(BaseModel):

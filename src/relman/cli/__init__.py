@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -19,11 +20,36 @@ app = typer.Typer(
     help="relman — release manager: tag → stage → QA approval → production, with rollback.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     # Plain (click) help and usage errors: typer's rich help loads rich's markdown,
     # syntax highlighting and traceback modules, which doubled the time `--help` takes.
     rich_markup_mode=None,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        print(f"relman {version('relman')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print relman's version (the installed package's) and exit.",
+        ),
+    ] = False,
+) -> None:
+    # relman's own options; the help text is the Typer's above.
+    pass
+
 
 #: Top-level commands whose module registers them without the others: name → module.
 ALONE = {

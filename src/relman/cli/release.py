@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from relman.cli import app
-from relman.cli._common import console, fail, run, with_container
+from relman.cli._common import JsonOption, console, fail, print_json, run, with_container
 from relman.cli.deploy import cli_actor
 from relman.domain.release import MAX_RELEASE_ID, Release, Source
+from relman.domain.status import FAILED
 
 if TYPE_CHECKING:
     from relman.bootstrap import Container
@@ -41,7 +42,10 @@ def _actor() -> Actor:
 
 
 def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Release:
-    """Call ``use``; with ``run_jobs`` run what it queued, then show the release."""
+    """Call ``use``; with ``run_jobs`` run what it queued, then show the release.
+
+    Exits 1 when the deploys run here leave the release failed (``staging_failed``,
+    ``production_failed``, ``rollback_failed``; issue 15 item 10), so a script can tell."""
     # Telegram notices go through the notifier; aiogram is imported only to send one.
     from relman.notify.telegram import telegram_notices
 
@@ -56,6 +60,8 @@ def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Rele
 
     release = run(with_container(act))
     render_release(release)
+    if run_jobs and release.status in FAILED:
+        raise typer.Exit(1)
     return release
 
 
@@ -181,9 +187,22 @@ def retry(
 @release_app.command("show")
 def show(
     release_id: Annotated[int, typer.Argument(help="Release id.", min=1, max=MAX_RELEASE_ID)],
+    as_json: JsonOption = False,
 ) -> None:
     """Show a release, its audit timeline with the time between events, and its deploys."""
-    render_timeline(run(with_container(lambda c: c.pipeline.timeline(release_id))))
+    timeline = run(with_container(lambda c: c.pipeline.timeline(release_id)))
+    if not as_json:
+        render_timeline(timeline)
+        return
+    # The API's shapes (GET {prefix}/release/{id}, the runner's deployments), so a script
+    # reads the CLI and the API alike.
+    from relman.api.schemas import DeploymentOut, ReleaseDetail
+
+    detail = ReleaseDetail.of(timeline.release).model_dump(mode="json")
+    detail["deployments"] = [
+        DeploymentOut.of(d).model_dump(mode="json") for d in timeline.deployments
+    ]
+    print_json(detail)
 
 
 @app.command("worker")
