@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -202,3 +203,11 @@ def test_user_data_with_brackets_is_shown_literally(tmp_path: Path) -> None:
     assert "[bold]" in shown.stdout and "[/] closing" in shown.stdout
     listing = relman(["releases", "list"], tmp_path)
     assert listing.returncode == 0 and "svc[red]" in listing.stdout
+    # --json is one document with GET /release's fields, markup and all left as they are.
+    as_json = relman(["releases", "list", "--json"], tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    page = json.loads(as_json.stdout)
+    assert page["next_cursor"] is None
+    [row] = page["releases"]
+    assert (row["id"], row["service_name"], row["initiated_by"]) == (1, "svc[red]", "dev[/]")
+    assert (row["status"], row["allowed_next"]) == ("building", ["stage_deploy", "staging_failed"])

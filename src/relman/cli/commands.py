@@ -11,7 +11,16 @@ import typer
 
 import relman.cli.analytics  # noqa: F401  (registers relman dora and relman incident)
 from relman.cli import app, deploy, lock, release, web  # noqa: F401  (they register their commands)
-from relman.cli._common import add_data_row, console, fail, run, with_container
+from relman.cli._common import (
+    JsonOption,
+    add_data_row,
+    console,
+    fail,
+    print_json,
+    run,
+    utc_text,
+    with_container,
+)
 from relman.cli.ci import app as ci_app
 from relman.cli.config import app as config_app
 from relman.cli.init import app as init_app
@@ -151,6 +160,7 @@ def releases_list(
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
     status: Annotated[ReleaseStatus | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(help="How many (1..200).")] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """List releases, newest first."""
     from rich.table import Table
@@ -160,7 +170,17 @@ def releases_list(
             lambda c: c.releases.list(group=group, service=service, status=status, limit=limit)
         )
     )
-    table = Table("id", "service", "tag", "status", "initiated by", "created (UTC)")
+    if as_json:
+        # GET {prefix}/release's shape: the same fields, and the cursor of the next page.
+        from relman.api.schemas import ReleaseList, ReleaseOut
+
+        print_json(
+            ReleaseList(
+                releases=[ReleaseOut.of(r) for r in page.releases], next_cursor=page.next_cursor
+            ).model_dump(mode="json")
+        )
+        return
+    table = Table("id", "service", "tag", "status", "initiated by", "created")
     for r in page.releases:
         add_data_row(
             table,
@@ -169,7 +189,7 @@ def releases_list(
             r.release_tag,
             r.status.value,
             r.initiated_by,
-            f"{r.created_at:%Y-%m-%d %H:%M}",
+            utc_text(r.created_at),
         )
     console.print(table)
 
