@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relman.config import RelmanConfig, Settings, load_config, require_runnable
 from relman.deploy import TransportFactory, open_transport
+from relman.domain.clock import Clock, utcnow
 from relman.integrations.github import GitHubClient
 from relman.notify import Notifier, Sink
 from relman.notify.sinks import LogSink, WebhookSink
@@ -20,7 +21,7 @@ from relman.services.deploys import DeploymentLedger, DeployService
 from relman.services.hand_deploys import HandDeploys
 from relman.services.incidents import IncidentService
 from relman.services.pipeline import PipelineService
-from relman.services.releases import Clock, ReleaseService, utcnow
+from relman.services.releases import ReleaseService
 from relman.services.runner_deploys import RunnerDeploys
 from relman.services.worker import Worker
 from relman.store.analytics import AnalyticsStore

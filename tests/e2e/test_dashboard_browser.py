@@ -26,9 +26,9 @@ from relman.api.app import create_app
 from relman.bootstrap import Container, build
 from relman.config import Environment, Host, Policy, RelmanConfig
 from relman.demo.sample_repo import SampleRepo
+from relman.domain.clock import utcnow
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
-from relman.services.releases import utcnow
 from relman.web.signin import SignIn
 from tests.conftest import make_settings
 from tests.support.browser import LAPTOP, PHONE, LiveServer, chromium, screenshot

@@ -18,9 +18,9 @@ import pytest
 from relman.api.app import create_app
 from relman.bootstrap import Container, build
 from relman.config import Environment, HealthCheck, Host, Policy, RelmanConfig, Service
+from relman.domain.clock import utcnow
 from relman.domain.release import Source
 from relman.domain.status import ReleaseStatus
-from relman.services.releases import utcnow
 from relman.store.deployments import DeploymentStore
 from relman.web.signin import SESSION_COOKIE, SignIn
 from tests.conftest import make_settings

@@ -20,9 +20,9 @@ from relman.config import (
     Settings,
 )
 from relman.demo.sample_repo import SampleRepo
+from relman.domain.clock import Clock, utcnow
 from relman.domain.policy import Actor
 from relman.domain.release import Release, Source
-from relman.services.releases import Clock, utcnow
 from tests.support.hello import ServiceReaper
 from tests.support.pipeline import CI, new_release, walk_to_manual_testing, write_config
 from tests.support.sshd import free_port

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from relman.bootstrap import Container
 from relman.bot.cards import View
 from relman.bot.texts import Texts, texts_for
-from relman.services.releases import Clock
+from relman.domain.clock import Clock
 from relman.store.bot_messages import BotMessageStore
 
 

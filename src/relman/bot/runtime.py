@@ -42,13 +42,13 @@ from relman.bot.redact import scrub
 from relman.bot.sink import TelegramSink
 from relman.bot.texts import LANGUAGES, texts_for
 from relman.config import Settings
+from relman.domain.clock import Clock
 from relman.domain.errors import ConfigError, InvalidInput, RelmanError
 from relman.notify.telegram import check_api_url, token_of
 
 # Still importable from here; it lives in relman.notify.telegram, which a process that only
 # sends notices can import without aiogram (its sink builds the bot on the first message).
 from relman.notify.telegram import telegram_notices as telegram_notices
-from relman.services.releases import Clock
 from relman.store.seen import SeenStore
 
 if TYPE_CHECKING:

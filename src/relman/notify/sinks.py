@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx
-
 from relman.notify import Notice, NoticeKind
 
 _EMOJI = {
@@ -119,6 +117,8 @@ class WebhookSink:
                 "rollback_to_tag": release.rollback_to_tag,
             },
         }
+        import httpx  # only a process that posts to a webhook needs the HTTP client
+
         async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client:
             response = await client.post(self._url, json=body)
             response.raise_for_status()

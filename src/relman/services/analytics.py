@@ -25,10 +25,10 @@ from typing import Protocol
 
 from relman.config import RelmanConfig, Settings, redact_url
 from relman.deploy.redact import Redactor, url_secrets
+from relman.domain.clock import Clock, utcnow
 from relman.domain.dora import Outage, Records, Report, check_window_days, report
 from relman.domain.errors import InvalidInput, RelmanError
 from relman.domain.version import is_release_tag
-from relman.services.releases import Clock, utcnow
 from relman.store.analytics import AnalyticsStore, Unscanned
 
 log = logging.getLogger("relman.analytics")

@@ -38,6 +38,7 @@ from relman.deploy.lock import pid_alive, this_machine
 from relman.deploy.log import RefType
 from relman.deploy.progress import ProgressCallback
 from relman.deploy.refs import validate_branch
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import (
     Conflict,
     InvalidInput,
@@ -45,7 +46,6 @@ from relman.domain.errors import (
     RelmanError,
 )
 from relman.domain.version import parse_release_tag
-from relman.services.releases import Clock, utcnow
 from relman.store.deployments import Deployment, DeploymentKind, LockInfo
 
 log = logging.getLogger("relman.deploys")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from relman.config import Settings
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import InvalidInput, RelmanError
 from relman.domain.incident import Incident, TimelineEntry, effect_of, render_markdown
 from relman.domain.policy import Action, Actor, Roles, authorize
@@ -27,7 +28,6 @@ from relman.domain.release import Release
 from relman.domain.status import ReleaseStatus
 from relman.domain.text import text_problem
 from relman.notify import Notice, NoticeKind, Notifier
-from relman.services.releases import Clock, utcnow
 from relman.store.deployments import DeploymentStore
 from relman.store.incidents import IncidentStore
 from relman.store.releases import ReleaseStore

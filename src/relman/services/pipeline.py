@@ -24,6 +24,7 @@ from typing import Protocol
 
 from relman.config import RelmanConfig
 from relman.deploy import ProgressCallback
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import (
     Conflict,
     EnvironmentLocked,
@@ -38,13 +39,7 @@ from relman.domain.status import GROUPS, ReleaseStatus
 from relman.domain.version import is_release_tag, parse_release_tag
 from relman.notify import Notice, NoticeKind, Notifier
 from relman.services.deploys import DeployOutcome, DeployService, DevDeployOutcome
-from relman.services.releases import (
-    Clock,
-    NewRelease,
-    ReleaseService,
-    check_emergency_reason,
-    utcnow,
-)
+from relman.services.releases import NewRelease, ReleaseService, check_emergency_reason
 from relman.store.deployments import Deployment, DeploymentStore
 from relman.store.jobs import Job, JobKind, JobStore, NewJob
 from relman.store.releases import ReleaseStore, StaleRelease

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import IllegalTransition, InvalidInput
 from relman.domain.release import Release, Source, parse_release_id
 from relman.domain.status import GROUPS, ReleaseStatus
@@ -18,18 +17,11 @@ from relman.domain.text import text_problem
 from relman.domain.version import parse_release_tag
 from relman.store.releases import ReleaseStore, StaleRelease
 
-Clock = Callable[[], datetime]
-
 MAX_PAGE = 200
 
 #: The longest emergency reason (characters): one or two sentences for the chat and the
 #: audit row, like a rejection reason.
 MAX_EMERGENCY_REASON = 500
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import Conflict, InvalidInput, NotFound
 from relman.services.deploys import DeployService
 from relman.services.pipeline import PRODUCTION, PipelineService
-from relman.services.releases import Clock, ReleaseService, utcnow
+from relman.services.releases import ReleaseService
 from relman.store.deployments import Deployment, DeploymentKind, DeploymentStore, LockInfo
 
 #: Seconds a runner's lock lives without a renewal. The runner renews every quarter of it,

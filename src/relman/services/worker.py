@@ -16,9 +16,9 @@ import uuid
 from datetime import timedelta
 
 from relman.deploy.lock import this_machine
+from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import RelmanError
 from relman.services.pipeline import JobOutcome, PipelineService
-from relman.services.releases import Clock, utcnow
 from relman.store.jobs import Job, JobStore
 from relman.store.seen import SeenStore
 
