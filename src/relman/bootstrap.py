@@ -6,51 +6,166 @@ with their own settings).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from relman.config import RelmanConfig, Settings, load_config, require_runnable
 from relman.deploy import TransportFactory, open_transport
 from relman.domain.clock import Clock, utcnow
-from relman.integrations.github import GitHubClient
 from relman.notify import Notifier, Sink
 from relman.notify.sinks import LogSink, WebhookSink
-from relman.services.analytics import AnalyticsService
 from relman.services.deploys import DeploymentLedger, DeployService
 from relman.services.hand_deploys import HandDeploys
-from relman.services.incidents import IncidentService
-from relman.services.pipeline import PipelineService
-from relman.services.releases import ReleaseService
-from relman.services.runner_deploys import RunnerDeploys
-from relman.services.worker import Worker
-from relman.store.analytics import AnalyticsStore
 from relman.store.db import create_engine
 from relman.store.deployments import DeploymentStore
-from relman.store.incidents import IncidentStore
-from relman.store.jobs import JobStore
-from relman.store.releases import ReleaseStore
-from relman.store.seen import SeenStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relman.integrations.github import GitHubClient
+    from relman.services.analytics import AnalyticsService
+    from relman.services.incidents import IncidentService
+    from relman.services.pipeline import PipelineService
+    from relman.services.releases import ReleaseService
+    from relman.services.runner_deploys import RunnerDeploys
+    from relman.services.worker import Worker
+    from relman.store.incidents import IncidentStore
+    from relman.store.jobs import JobStore
+    from relman.store.releases import ReleaseStore
+    from relman.store.seen import SeenStore
 
 
-@dataclass(slots=True)
 class Container:
-    """Everything a running relman needs, built once. Close it with :meth:`aclose`."""
+    """Everything a running relman needs, built once. Close it with :meth:`aclose`.
 
-    settings: Settings
-    config: RelmanConfig
-    engine: AsyncEngine
-    releases: ReleaseService
-    deploys: DeployService
-    jobs: JobStore
-    seen: SeenStore
-    notifier: Notifier
-    pipeline: PipelineService
-    analytics: AnalyticsService
-    incidents: IncidentService
-    runner_deploys: RunnerDeploys
-    clock: Clock
-    github: GitHubClient | None = None
+    The deploy engine, its history and the notifier are built with the container; every
+    other part (releases, pipeline, jobs, analytics, incidents, the GitHub client, …) on
+    first use, and its modules imported only then: ``relman deploy`` or ``relman lock``
+    never load the pipeline, analytics or the HTTP client of GitHub (issue 10, start-up).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: RelmanConfig,
+        engine: AsyncEngine,
+        *,
+        clock: Clock,
+        transport_factory: TransportFactory,
+        github: GitHubClient | None,
+        sinks: list[Sink],
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.deployments = DeploymentStore(engine)
+        self.deploys = DeployService(
+            settings, config, self.deployments, clock=clock, transport_factory=transport_factory
+        )
+        self.notifier = Notifier(sinks)
+        self._github = github
+
+    @cached_property
+    def github(self) -> GitHubClient | None:
+        """The GitHub client given to :func:`build`, else one made from
+        ``RELMAN_GITHUB_TOKEN``; ``None`` without a token."""
+        if self._github is None and self.settings.github_token is not None:
+            from relman.integrations.github import GitHubClient
+
+            self._github = GitHubClient(self.settings.github_api_url, self.settings.github_token)
+        return self._github
+
+    @cached_property
+    def release_store(self) -> ReleaseStore:
+        """Releases and their audit trail in the database."""
+        from relman.store.releases import ReleaseStore
+
+        return ReleaseStore(self.engine)
+
+    @cached_property
+    def releases(self) -> ReleaseService:
+        """Release records: create, report a status, list, read."""
+        from relman.services.releases import ReleaseService
+
+        return ReleaseService(self.release_store, self.clock)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        """The worker's job queue."""
+        from relman.store.jobs import JobStore
+
+        return JobStore(self.engine)
+
+    @cached_property
+    def seen(self) -> SeenStore:
+        """Idempotency keys of updates already handled."""
+        from relman.store.seen import SeenStore
+
+        return SeenStore(self.engine)
+
+    @cached_property
+    def incident_store(self) -> IncidentStore:
+        """Production incidents in the database."""
+        from relman.store.incidents import IncidentStore
+
+        return IncidentStore(self.engine)
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        """Production incidents: opened by failures, closed by recoveries or by hand."""
+        from relman.services.incidents import IncidentService
+
+        return IncidentService(
+            self.settings,
+            self.config.policy.roles(),
+            self.incident_store,
+            self.release_store,
+            self.deployments,
+            self.notifier,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def pipeline(self) -> PipelineService:
+        """The release lifecycle and its deploys (DESIGN.md §1)."""
+        from relman.services.pipeline import PipelineService
+
+        return PipelineService(
+            config=self.config,
+            releases=self.releases,
+            release_store=self.release_store,
+            deployments=self.deployments,
+            jobs=self.jobs,
+            deploys=self.deploys,
+            notifier=self.notifier,
+            clock=self.clock,
+            github=self.github,
+            incidents=self.incidents,
+        )
+
+    @cached_property
+    def analytics(self) -> AnalyticsService:
+        """DORA figures from the release history."""
+        from relman.services.analytics import AnalyticsService
+        from relman.store.analytics import AnalyticsStore
+
+        return AnalyticsService(
+            self.settings,
+            self.config,
+            AnalyticsStore(self.engine),
+            outages=self.incident_store,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def runner_deploys(self) -> RunnerDeploys:
+        """The server side of a GitHub Actions runner's lock and history."""
+        from relman.services.runner_deploys import RunnerDeploys
+
+        return RunnerDeploys(
+            self.deployments, self.deploys, self.releases, self.pipeline, clock=self.clock
+        )
 
     def hand_deploys(self) -> HandDeploys:
         """``relman deploy`` / ``relman rollback``: the deploy engine through the policy
@@ -63,6 +178,8 @@ class Container:
         Raises :class:`~relman.domain.errors.ConfigError` when an executor of relman.toml
         cannot run (``executor = "github"`` without ``RELMAN_GITHUB_TOKEN``): refused when
         the worker starts, not at the first approval (issue 15 item 7)."""
+        from relman.services.worker import Worker
+
         require_runnable(self.config, github_client=self.github is not None)
         return Worker(
             self.pipeline,
@@ -75,8 +192,8 @@ class Container:
 
     async def aclose(self) -> None:
         """Release the database connections and HTTP clients."""
-        if self.github is not None:
-            await self.github.aclose()
+        if self._github is not None:
+            await self._github.aclose()
         await self.engine.dispose()
 
 
@@ -94,62 +211,20 @@ def build(
     unsupported database URL. Does not touch the database (see ``store.db.upgrade``).
     """
     config = load_config(settings.config_file)
-    engine = create_engine(settings.effective_database_url())
-    store = ReleaseStore(engine)
-    deployments = DeploymentStore(engine)
-    jobs = JobStore(engine)
-    releases = ReleaseService(store, clock)
-    deploys = DeployService(
-        settings, config, deployments, clock=clock, transport_factory=transport_factory
-    )
     if sinks is None:
         sinks = [LogSink()]
         sinks += [
             WebhookSink(url, timeout=config.notifications.webhook_timeout)
             for url in config.notifications.webhook_urls
         ]
-    notifier = Notifier(sinks)
-    incident_store = IncidentStore(engine)
-    incidents = IncidentService(
-        settings,
-        config.policy.roles(),
-        incident_store,
-        store,
-        deployments,
-        notifier,
-        clock=clock,
-    )
-    if github is None and settings.github_token is not None:
-        github = GitHubClient(settings.github_api_url, settings.github_token)
-    pipeline = PipelineService(
-        config=config,
-        releases=releases,
-        release_store=store,
-        deployments=deployments,
-        jobs=jobs,
-        deploys=deploys,
-        notifier=notifier,
-        clock=clock,
-        github=github,
-        incidents=incidents,
-    )
     return Container(
-        settings=settings,
-        config=config,
-        engine=engine,
-        releases=releases,
-        deploys=deploys,
-        jobs=jobs,
-        seen=SeenStore(engine),
-        notifier=notifier,
-        pipeline=pipeline,
-        analytics=AnalyticsService(
-            settings, config, AnalyticsStore(engine), outages=incident_store, clock=clock
-        ),
-        incidents=incidents,
-        runner_deploys=RunnerDeploys(deployments, deploys, releases, pipeline, clock=clock),
+        settings,
+        config,
+        create_engine(settings.effective_database_url()),
         clock=clock,
+        transport_factory=transport_factory,
         github=github,
+        sinks=sinks,
     )
 
 
