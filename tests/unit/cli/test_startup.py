@@ -130,3 +130,51 @@ def test_every_public_name_of_a_lazy_package_resolves(package: str) -> None:
         assert getattr(module, name) is value, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = module.nope
+
+
+# Wires relman the way `relman deploy` does, in a fresh interpreter, then reads one lazy
+# part: prints which of argv's modules were loaded after each.
+WIRE_FOR_DEPLOY = """
+import json, sys
+
+from relman.bootstrap import build
+from relman.config import Settings
+
+watched = sys.argv[1:]
+settings = Settings(database_url="sqlite+aiosqlite:///relman.db", config_file="relman.toml")
+container = build(settings)
+container.hand_deploys()
+deploy_only = sorted(m for m in watched if m in sys.modules)
+container.pipeline
+print(json.dumps([deploy_only, sorted(m for m in watched if m in sys.modules)]))
+"""
+
+#: What a deploy by hand does without: the release lifecycle and everything around it.
+NOT_FOR_A_DEPLOY = (
+    "relman.services.pipeline",
+    "relman.services.analytics",
+    "relman.services.incidents",
+    "relman.services.releases",
+    "relman.services.worker",
+    "relman.integrations.github",
+    "relman.store.jobs",
+    "relman.store.releases",
+    "relman.store.analytics",
+)
+
+
+def test_wiring_for_a_deploy_builds_no_pipeline(tmp_path: Path) -> None:
+    """The container builds the deploy engine at once and the rest on first use."""
+    done = subprocess.run(
+        [sys.executable, "-c", WIRE_FOR_DEPLOY, *NOT_FOR_A_DEPLOY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    deploy_only, after_pipeline = json.loads(done.stdout.splitlines()[-1])
+    assert deploy_only == []
+    assert {"relman.services.pipeline", "relman.store.jobs"} <= set(after_pipeline)
