@@ -661,11 +661,12 @@ class PipelineService:
 
     # --- the worker's side ----------------------------------------------------------
 
-    async def execute(self, job: Job) -> JobOutcome:
+    async def execute(self, job: Job, *, on_progress: ProgressCallback | None = None) -> JobOutcome:
         """Run a claimed job to its end and move its release accordingly (called by the
-        worker). Never raises for a failing deploy: the release ends in the failure status
-        with the reason, and people are notified. A job whose release has moved elsewhere
-        (decided, rolled back, failed meanwhile) ends without touching it. Raises
+        worker; ``on_progress`` hears each host's progress, as for ``relman deploy``).
+        Never raises for a failing deploy: the release ends in the failure status with the
+        reason, and people are notified. A job whose release has moved elsewhere (decided,
+        rolled back, failed meanwhile) ends without touching it. Raises
         :class:`StoreUnavailable` when the database fails."""
         release = await self._releases.get(job.release_id)
         if release.status not in _JOB_STARTS[job.kind]:
@@ -677,10 +678,10 @@ class PipelineService:
             )
         try:
             if job.kind == "stage_deploy":
-                return await self._stage(release, job)
+                return await self._stage(release, job, on_progress)
             if job.kind == "production_deploy":
-                return await self._production(release, job)
-            return await self._rollback(release, job)
+                return await self._production(release, job, on_progress)
+            return await self._rollback(release, job, on_progress)
         except EnvironmentLocked as exc:
             return JobOutcome(await self.release_of(job), False, str(exc), requeue=True)
         except RelmanError as exc:
@@ -744,7 +745,9 @@ class PipelineService:
                     )
         return freed
 
-    async def _stage(self, release: Release, job: Job) -> JobOutcome:
+    async def _stage(
+        self, release: Release, job: Job, on_progress: ProgressCallback | None
+    ) -> JobOutcome:
         if release.status is S.BUILDING:
             release = await self._move(
                 release, S.STAGE_DEPLOY, SYSTEM, Source.WORKER, "deploying to stage"
@@ -756,6 +759,7 @@ class PipelineService:
             actor=str(job.payload.get("actor") or SYSTEM.id),
             release_id=release.id,
             reason=f"stage deploy of release {release.id}",
+            on_progress=on_progress,
         )
         result = outcome.result
         log_path = str(result.log_path or "")
@@ -775,7 +779,9 @@ class PipelineService:
         await self._notify(release, detail=error, log_path=log_path)
         return JobOutcome(release, False, error)
 
-    async def _production(self, release: Release, job: Job) -> JobOutcome:
+    async def _production(
+        self, release: Release, job: Job, on_progress: ProgressCallback | None
+    ) -> JobOutcome:
         if job.payload.get("executor") == "github":
             return await self._dispatch(release)
         approver = str(job.payload.get("actor") or SYSTEM.id)
@@ -798,6 +804,7 @@ class PipelineService:
             expected_sha=sha,
             expected_digest=digest,
             reason=f"production deploy of release {release.id}",
+            on_progress=on_progress,
         )
         result = outcome.result
         log_path = str(result.log_path or "")
@@ -831,7 +838,9 @@ class PipelineService:
         )
         return release
 
-    async def _rollback(self, release: Release, job: Job) -> JobOutcome:
+    async def _rollback(
+        self, release: Release, job: Job, on_progress: ProgressCallback | None
+    ) -> JobOutcome:
         to_tag = str(job.payload["to_tag"])
         result = await self._deploys.rollback(
             release.service_name,
@@ -840,6 +849,7 @@ class PipelineService:
             to_tag=to_tag,
             release_id=release.id,
             reason=f"rollback of release {release.id} to {to_tag}",
+            on_progress=on_progress,
         )
         final = S.ROLLBACK_DONE if result.ok else S.ROLLBACK_FAILED
         note = f"back on {to_tag}" if result.ok else (result.error or "rollback failed")

@@ -16,6 +16,7 @@ import uuid
 from datetime import timedelta
 
 from relman.deploy.lock import this_machine
+from relman.deploy.progress import ProgressCallback
 from relman.domain.clock import Clock, utcnow
 from relman.domain.errors import RelmanError
 from relman.services.pipeline import JobOutcome, PipelineService
@@ -82,8 +83,9 @@ class Worker:
                 log.warning("job %s: could not fail release %s: %s", job.id, job.release_id, exc)
         return recovered + await self._pipeline.recover_runners()
 
-    async def run_once(self) -> JobOutcome | None:
-        """Claim and run one queued job; ``None`` when the queue is empty.
+    async def run_once(self, on_progress: ProgressCallback | None = None) -> JobOutcome | None:
+        """Claim and run one queued job; ``None`` when the queue is empty. ``on_progress``
+        hears each host's progress while the job deploys.
 
         If the job stops being ours while it runs (its heartbeats stopped reaching the
         database long enough for another worker to declare it interrupted), the deploy is
@@ -94,7 +96,7 @@ class Worker:
         job = await self._jobs.claim(self.owner, at=self._clock())
         if job is None:
             return None
-        work = asyncio.create_task(self._pipeline.execute(job))
+        work = asyncio.create_task(self._pipeline.execute(job, on_progress=on_progress))
         beat = asyncio.create_task(self._heartbeat(job, work))
         try:
             outcome = await work
@@ -122,12 +124,12 @@ class Worker:
             await self._jobs.finish(job.id, self.owner, ok=outcome.ok, at=now, error=outcome.error)
         return outcome
 
-    async def run_until_idle(self) -> list[JobOutcome]:
+    async def run_until_idle(self, on_progress: ProgressCallback | None = None) -> list[JobOutcome]:
         """Recover jobs of dead workers, then run jobs until none is queued (``relman
-        demo`` and the CLI's ``--run``)."""
+        demo`` and the CLI's ``--run``, whose progress lines ``on_progress`` hears)."""
         await self.recover()
         outcomes = []
-        while (outcome := await self.run_once()) is not None:
+        while (outcome := await self.run_once(on_progress)) is not None:
             outcomes.append(outcome)
         return outcomes
 
