@@ -51,6 +51,20 @@ def test_worker_refuses_the_github_executor_without_a_token(tmp_path: Path) -> N
     assert "Traceback" not in worker.stderr
 
 
+def test_a_release_command_that_would_run_the_worker_refuses_before_recording(
+    tmp_path: Path,
+) -> None:
+    """`release start|approve` run the deploy they queue (--run): a worker that cannot run
+    is refused first, so no release or decision is left on record behind the error."""
+    (tmp_path / "relman.toml").write_text(GITHUB_PRODUCTION, encoding="utf-8")
+    assert relman(["db", "upgrade"], tmp_path, **sqlite(tmp_path)).returncode == 0
+    started = relman(["release", "start", "hello", "v1.0.0"], tmp_path, **sqlite(tmp_path))
+    assert started.returncode == 2
+    assert started.stderr.startswith("error: RELMAN_GITHUB_TOKEN is not set")
+    listed = relman(["releases", "list", "--json"], tmp_path, **sqlite(tmp_path))
+    assert json.loads(listed.stdout)["releases"] == []
+
+
 def test_serve_refuses_a_short_operator_secret_before_anything_starts(tmp_path: Path) -> None:
     served = relman(
         ["serve", "--port", "1"],

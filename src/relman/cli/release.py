@@ -50,10 +50,13 @@ def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Rele
     from relman.notify.telegram import telegram_notices
 
     async def act(container: Container) -> Release:
+        # The worker first: one that cannot run (an executor without its token) refuses
+        # before anything is decided, not after an approval is on record.
+        worker = container.worker() if run_jobs else None
         async with telegram_notices(container):  # the chats hear about what runs here too
             release = await use(container)
-            if run_jobs:
-                await container.worker().run_until_idle()
+            if worker is not None:
+                await worker.run_until_idle()
                 assert release.id is not None
                 release = await container.releases.get(release.id)
         return release
