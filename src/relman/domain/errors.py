@@ -112,24 +112,49 @@ class StoreUnavailable(RelmanError):
 
 class EnvironmentLocked(Conflict):
     """Another deploy of this service to this environment is running (DESIGN.md §5: one
-    deploy per (service, environment) at a time). Names who holds it and since when."""
+    deploy per (service, environment) at a time), or someone holds the environment for
+    maintenance (``relman lock acquire``, ``maintenance``). Names who holds it, since when
+    and — for maintenance — why (``reason``)."""
 
     code = "environment_locked"
 
     def __init__(
-        self, service: str, environment: str, holder: str, since: str, tag: str, stale: bool = False
+        self,
+        service: str,
+        environment: str,
+        holder: str,
+        since: str,
+        tag: str,
+        stale: bool = False,
+        *,
+        reason: str = "",
+        maintenance: bool = False,
     ) -> None:
-        note = " (its process is gone: the lock is stale and can be released)" if stale else ""
+        if maintenance:
+            message = (
+                f"{service} on {environment} is held for maintenance by {holder} since "
+                f"{since}: {reason} (relman lock release {service} --env {environment} "
+                "frees it)"
+            )
+        else:
+            note = " (its process is gone: the lock is stale and can be released)" if stale else ""
+            message = (
+                f"{service} on {environment} is locked by {holder} since {since} "
+                f"(deploying {tag}){note}"
+            )
         super().__init__(
-            f"{service} on {environment} is locked by {holder} since {since} "
-            f"(deploying {tag}){note}",
+            message,
             service=service,
             environment=environment,
             holder=holder,
             since=since,
             tag=tag,
             stale=stale,
+            reason=reason,
+            maintenance=maintenance,
         )
         self.holder = holder
         self.since = since
         self.stale = stale
+        self.reason = reason
+        self.maintenance = maintenance

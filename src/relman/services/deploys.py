@@ -19,7 +19,7 @@ import os
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from relman.config import Environment, RelmanConfig, Service, Settings
@@ -45,8 +45,10 @@ from relman.domain.errors import (
     NotFound,
     RelmanError,
 )
+from relman.domain.policy import identity
+from relman.domain.text import character_label, text_problem
 from relman.domain.version import parse_release_tag
-from relman.store.deployments import Deployment, DeploymentKind, LockInfo
+from relman.store.deployments import MAINTENANCE_OWNER, Deployment, DeploymentKind, LockInfo
 
 log = logging.getLogger("relman.deploys")
 
@@ -84,14 +86,39 @@ class DevDeployOutcome:
         return self.result is not None and self.result.ok
 
 
+#: The longest reason a maintenance lock takes (it is shown in one-line refusals).
+MAX_LOCK_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class HostLock:
+    """A host's lock dir for the service: ``held``, and when held who holds it (``holder``),
+    since when (``since``, UTC; ``None`` when the host wrote no readable time), for which
+    ``tag``, and ``stale``: ``True`` when its process is known dead, ``False`` when it is
+    known to run, ``None`` when relman cannot tell (another machine)."""
+
+    held: bool
+    holder: str | None = None
+    since: datetime | None = None
+    tag: str | None = None
+    stale: bool | None = None
+
+    @classmethod
+    def of(cls, status: LockStatus) -> HostLock:
+        """The host lock as the engine read it (``since``: the ISO 8601 text the host
+        wrote, parsed here; a naive time is UTC, garbage is ``None``)."""
+        return cls(status.held, status.holder, _parse_since(status.since), status.tag, status.stale)
+
+
 @dataclass(frozen=True, slots=True)
 class LockReport:
     """The deploy lock of a (service, environment): the database row (``None`` when free,
-    ``database_stale`` when its process is known dead) and each host's lock dir."""
+    ``database_stale`` when its process is known dead or its lease ran out — never for a
+    maintenance lock) and each host's lock dir."""
 
     database: LockInfo | None
     database_stale: bool
-    hosts: dict[str, LockStatus]
+    hosts: dict[str, HostLock]
 
 
 class DeploymentLedger(Protocol):
@@ -151,6 +178,62 @@ class DeploymentLedger(Protocol):
     async def release_lock(
         self, service: str, environment: str, *, owner: str | None = None
     ) -> bool: ...
+
+
+class MaintenanceLockHeld(Conflict):
+    """Someone other than its holder asked to free a maintenance lock without ``force``."""
+
+    code = "maintenance_lock_held"
+
+    def __init__(self, held: LockInfo, actor: str) -> None:
+        since = held.refusal().since
+        super().__init__(
+            f"{held.service} on {held.environment} is held for maintenance by {held.holder} "
+            f"since {since}: {held.reason}; only {held.holder} releases it, "
+            f"{actor or 'anyone else'} only with --force",
+            service=held.service,
+            environment=held.environment,
+            holder=held.holder,
+            since=since,
+            reason=held.reason,
+        )
+        self.holder = held.holder
+
+
+def check_lock_reason(reason: str) -> str:
+    """The reason of a maintenance lock, stripped. Raises :class:`InvalidInput` (field
+    ``reason``) when it is blank, longer than :data:`MAX_LOCK_REASON` characters, not one
+    line (a new line or tab) or holds a character a free text may not
+    (:func:`relman.domain.text.text_problem`: control characters, bidirectional
+    controls)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "must not be empty: say why deploys are held")
+    if len(reason) > MAX_LOCK_REASON:
+        raise InvalidInput("reason", f"at most {MAX_LOCK_REASON} characters")
+    problem = text_problem(reason, free_text=True)
+    if problem is None:
+        for index, char in enumerate(reason):
+            if char in "\n\t":
+                problem = (
+                    f"must be one line: it holds {character_label(char)} at character {index + 1}"
+                )
+                break
+    if problem is not None:
+        raise InvalidInput("reason", problem)
+    return reason
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    """A host lock's ``since`` (ISO 8601, as :mod:`relman.deploy.lock` writes it) as a UTC
+    datetime; a naive time is taken as UTC; ``None`` for none or garbage."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 class NoRollbackTarget(NotFound):
@@ -395,22 +478,58 @@ class DeployService:
 
     async def lock_report(self, service: str, environment: str) -> LockReport:
         """Who holds the deploy lock of ``service`` on ``environment``, in the database and
-        on each host. Raises :class:`InvalidInput` for an unknown target and
-        ``TransportError`` when a host cannot be reached."""
+        on each host (times parsed to UTC datetimes). Raises :class:`InvalidInput` for an
+        unknown target and ``TransportError`` when a host cannot be reached."""
         svc, env = self.target(service, environment)
         held = await self._store.lock(service, environment)
         hosts = {
-            name: await lock_status(
-                self._config.hosts[name],
-                svc,
-                host_name=name,
-                service_name=service,
-                transport_factory=self._transports,
+            name: HostLock.of(
+                await lock_status(
+                    self._config.hosts[name],
+                    svc,
+                    host_name=name,
+                    service_name=service,
+                    transport_factory=self._transports,
+                )
             )
             for name in env.hosts
         }
-        stale = held is not None and (_owner_dead(held.owner) or held.expired(self._clock()))
-        return LockReport(held, stale, hosts)
+        return LockReport(held, held is not None and self._stale(held), hosts)
+
+    async def database_lock(self, service: str, environment: str) -> LockInfo | None:
+        """The database lock of ``service`` on ``environment`` now, or ``None`` (no host is
+        asked). Raises :class:`InvalidInput` for an unknown target."""
+        self.target(service, environment)
+        return await self._store.lock(service, environment)
+
+    async def hold_for_maintenance(
+        self, service: str, environment: str, *, holder: str, reason: str
+    ) -> LockInfo:
+        """Take the database lock of ``service`` on ``environment`` for maintenance
+        (``relman lock acquire``): until :meth:`release_locks` frees it, every deploy,
+        rollback and developer deploy there is refused with :class:`EnvironmentLocked`
+        naming ``holder``, the time and ``reason`` (a pipeline job keeps waiting).
+
+        The lock's owner begins with :data:`~relman.store.deployments.MAINTENANCE_OWNER`
+        and it has no lease, so no stale-lock check ever frees it. The hosts' lock dirs are
+        not touched (every deploy takes the database lock first). Returns the lock.
+        Raises :class:`InvalidInput` for an unknown target or a bad ``reason`` (see
+        :func:`check_lock_reason`), :class:`EnvironmentLocked` naming who holds it when
+        the lock is taken already (by a deploy or another maintenance)."""
+        reason = check_lock_reason(reason)
+        self.target(service, environment)
+        owner = f"{MAINTENANCE_OWNER}{uuid.uuid4().hex[:8]}"
+        at = self._clock()
+        await self._store.acquire_lock(
+            service=service,
+            environment=environment,
+            holder=holder,
+            owner=owner,
+            tag="",
+            reason=reason,
+            at=at,
+        )
+        return LockInfo(service, environment, holder, owner, "", reason, at)
 
     async def free_locks_of(self, service: str, environment: str, *, process: str) -> bool:
         """Free the deploy locks of ``service`` on ``environment`` that a dead process
@@ -420,7 +539,7 @@ class DeployService:
         shows its lock as stale)."""
         svc, env = self.target(service, environment)
         held = await self._store.lock(service, environment)
-        if held is None or not held.owner.startswith(process + ":"):
+        if held is None or held.maintenance or not held.owner.startswith(process + ":"):
             return False
         for name in env.hosts:
             try:
@@ -430,13 +549,28 @@ class DeployService:
         return await self._store.release_lock(service, environment, owner=held.owner)
 
     async def release_locks(
-        self, service: str, environment: str, *, force: bool = False
+        self, service: str, environment: str, *, force: bool = False, actor: str = ""
     ) -> LockReport:
         """Free stale locks (or any, with ``force``) of ``service`` on ``environment``;
         returns what was held before. A live lock without ``force`` raises
-        :class:`EnvironmentLocked` / ``LockHeld`` naming its holder."""
+        :class:`EnvironmentLocked` / ``LockHeld`` naming its holder.
+
+        A maintenance lock (:meth:`hold_for_maintenance`) is freed for its holder —
+        ``actor`` is the same identity (:func:`~relman.domain.policy.identity`) — or with
+        ``force``; anyone else gets :class:`MaintenanceLockHeld`. Freeing it touches only
+        the database row (the hosts' lock dirs are left as they are)."""
         svc, env = self.target(service, environment)
         before = await self.lock_report(service, environment)
+        held = before.database
+        if held is not None and held.maintenance:
+            if not force and identity(actor) != identity(held.holder):
+                raise MaintenanceLockHeld(held, actor)
+            if not await self._store.release_lock(service, environment, owner=held.owner):
+                raise Conflict(
+                    f"the maintenance lock of {service} on {environment} was released "
+                    "meanwhile; see relman lock status"
+                )
+            return before
         if before.database is not None:
             if not (force or before.database_stale):
                 raise before.database.refusal()
@@ -444,6 +578,13 @@ class DeployService:
         for name in env.hosts:
             await self._release_host_lock(svc, service, name, force=force)
         return before
+
+    def _stale(self, held: LockInfo) -> bool:
+        """Whether a database lock can be freed as stale: its relman process is gone or its
+        runner's lease ran out; a maintenance lock never is."""
+        if held.maintenance:
+            return False
+        return _owner_dead(held.owner) or held.expired(self._clock())
 
     async def _release_host_lock(
         self, svc: Service, service: str, host: str, *, force: bool
@@ -599,7 +740,10 @@ def _is_tag(tag: str) -> bool:
 
 
 def _owner_dead(owner: str) -> bool:
-    """Whether a lock owner ``machine:pid:…`` is a process of this machine that is gone."""
+    """Whether a lock owner ``machine:pid:…`` is a process of this machine that is gone
+    (never for a maintenance lock's owner: it has no process)."""
+    if owner.startswith(MAINTENANCE_OWNER):
+        return False
     machine, _, rest = owner.partition(":")
     pid = rest.split(":", 1)[0]
     return machine == this_machine() and pid.isdigit() and not pid_alive(int(pid))

@@ -8,7 +8,7 @@ backup). The lock row makes a second concurrent deploy fail at once, naming the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Row, and_, delete, insert, select, update
@@ -21,6 +21,12 @@ from relman.store.tables import deploy_locks, deployments
 
 DeploymentKind = Literal["deploy", "rollback"]
 DeploymentStatus = Literal["running", "succeeded", "failed"]
+
+#: How the ``owner`` of a maintenance lock (``relman lock acquire``) begins. A relman
+#: process's lock is owned by ``machine:pid:…`` and a runner's by its leased id; a
+#: maintenance lock has no process that could die and no lease that could run out, so the
+#: stale-lock checks (a dead pid, an expired lease, the worker's recovery) never free it.
+MAINTENANCE_OWNER = "maintenance:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +69,29 @@ class LockInfo:
     #: A runner's lease (UTC): the lock is stale after it; ``None`` for a relman process.
     expires_at: datetime | None = None
 
+    @property
+    def maintenance(self) -> bool:
+        """Whether a person holds it for maintenance (``relman lock acquire``): never
+        stale, freed only by ``relman lock release``."""
+        return self.owner.startswith(MAINTENANCE_OWNER)
+
     def expired(self, now: datetime) -> bool:
         """Whether this is a runner's lock whose lease ran out before ``now``."""
         return self.expires_at is not None and self.expires_at < now
 
     def refusal(self) -> EnvironmentLocked:
-        """The error telling a second deploy who holds this lock and since when."""
+        """The error telling a second deploy who holds this lock, since when (UTC, to the
+        second) and, for a maintenance lock, why."""
+        at = self.acquired_at
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
         return EnvironmentLocked(
             self.service,
             self.environment,
             self.holder,
-            f"{self.acquired_at:%Y-%m-%d %H:%M:%S} UTC",
+            f"{at:%Y-%m-%d %H:%M:%S} UTC",
             self.tag,
+            reason=self.reason,
+            maintenance=self.maintenance,
         )
 
 
