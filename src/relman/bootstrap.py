@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from relman.services.pipeline import PipelineService
     from relman.services.releases import ReleaseService
     from relman.services.runner_deploys import RunnerDeploys
+    from relman.services.status import StatusService
     from relman.services.worker import Worker
     from relman.store.incidents import IncidentStore
     from relman.store.jobs import JobStore
@@ -166,6 +167,14 @@ class Container:
         return RunnerDeploys(
             self.deployments, self.deploys, self.releases, self.pipeline, clock=self.clock
         )
+
+    @cached_property
+    def status(self) -> StatusService:
+        """``relman status``: what runs where, from the deploy history."""
+        from relman.services.status import StatusService
+        from relman.store.status import StatusStore
+
+        return StatusService(self.config, StatusStore(self.engine))
 
     def hand_deploys(self) -> HandDeploys:
         """``relman deploy`` / ``relman rollback``: the deploy engine through the policy
