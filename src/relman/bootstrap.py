@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from relman.integrations.github import GitHubClient
     from relman.services.analytics import AnalyticsService
     from relman.services.incidents import IncidentService
+    from relman.services.locks import DeployLocks
     from relman.services.pipeline import PipelineService
     from relman.services.releases import ReleaseService
     from relman.services.runner_deploys import RunnerDeploys
@@ -180,6 +181,12 @@ class Container:
         """``relman deploy`` / ``relman rollback``: the deploy engine through the policy
         and the notifier (issue 15 item 5)."""
         return HandDeploys(self.config.policy.roles(), self.deploys, self.notifier)
+
+    def locks(self) -> DeployLocks:
+        """``relman lock …``: the deploy locks through the policy (maintenance holds)."""
+        from relman.services.locks import DeployLocks
+
+        return DeployLocks(self.config.policy.roles(), self.deploys)
 
     def worker(self) -> Worker:
         """A worker for this container's job queue, timed by the settings.

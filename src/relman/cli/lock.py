@@ -21,20 +21,12 @@ from relman.cli._common import (
 from relman.cli.deploy import EnvOption, cli_actor
 
 if TYPE_CHECKING:
-    from relman.bootstrap import Container
     from relman.services.deploys import LockReport
-    from relman.services.locks import DeployLocks
 
 lock_app = typer.Typer(help="Deploy locks.", no_args_is_help=True)
 app.add_typer(lock_app, name="lock")
 
 ServiceArg = Annotated[str, typer.Argument(help="Service name.")]
-
-
-def _locks(container: Container) -> DeployLocks:
-    from relman.services.locks import DeployLocks
-
-    return DeployLocks(container.config.policy.roles(), container.deploys)
 
 
 def _yes_no(value: bool | None) -> str:
@@ -107,7 +99,7 @@ def lock_status_command(service: ServiceArg, env: EnvOption, json: JsonOption = 
     """Show who holds the deploy lock of SERVICE on ENV (database and hosts), since when
     (UTC) and why; --json prints {database: {holder, since, tag, reason, maintenance,
     stale} or null, hosts: {name: {held, holder, since, tag, stale}}}."""
-    report = run(with_container(lambda c: _locks(c).status(service, env)))
+    report = run(with_container(lambda c: c.locks().status(service, env)))
     if json:
         print_json(_report_json(report))
     else:
@@ -129,7 +121,7 @@ def lock_acquire_command(
 
     held = run(
         with_container(
-            lambda c: _locks(c).acquire(service, env, actor=Actor(cli_actor()), reason=reason)
+            lambda c: c.locks().acquire(service, env, actor=Actor(cli_actor()), reason=reason)
         )
     )
     console.print(
@@ -156,7 +148,7 @@ def lock_release_command(
 
     report = run(
         with_container(
-            lambda c: _locks(c).release(service, env, actor=Actor(cli_actor()), force=force)
+            lambda c: c.locks().release(service, env, actor=Actor(cli_actor()), force=force)
         )
     )
     _render_locks(report, "released")
