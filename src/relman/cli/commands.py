@@ -11,6 +11,7 @@ import typer
 
 import relman.cli.analytics  # noqa: F401  (registers relman dora and relman incident)
 from relman.cli import app, deploy, lock, release, web  # noqa: F401  (they register their commands)
+from relman.cli import status as _status  # noqa: F401  (registers relman status)
 from relman.cli._common import (
     JsonOption,
     add_data_row,
