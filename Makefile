@@ -29,12 +29,18 @@ serve: $(STAMP)
 	@test -f .env || $(BIN)/relman config init-env
 	$(BIN)/relman serve --migrate
 
+# The suite runs on one pytest-xdist worker per CPU, a test file per worker at a time (its
+# module fixtures — sshd hosts, the runner's wheel — are built once), and names its 20
+# slowest tests. PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
+PYTEST_FLAGS   := -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
+
 # The whole suite on SQLite; set RELMAN_TEST_DATABASE_URL to run it on PostgreSQL.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(PYTEST_FLAGS)
 
 test-postgres: $(STAMP)
-	RELMAN_TEST_DATABASE_URL=$${RELMAN_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -q
+	RELMAN_TEST_DATABASE_URL=$${RELMAN_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest $(PYTEST_FLAGS)
 
 check: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
