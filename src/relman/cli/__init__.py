@@ -56,6 +56,7 @@ ALONE = {
     "deploy": "relman.cli.deploy",
     "rollback": "relman.cli.deploy",
     "lock": "relman.cli.lock",
+    "status": "relman.cli.status",
     "release": "relman.cli.release",
     "worker": "relman.cli.release",
     "demo": "relman.cli.release",

@@ -8,6 +8,7 @@ functions that use them.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+#: Columns of the console when stdout is no terminal and ``COLUMNS`` is unset.
+PIPE_WIDTH = 200
+
+
 class _ConsoleOnFirstUse:
     """Stands for a rich ``Console(**options)``, made when first used (an attribute is
     read): rich's console is a large import that ``--help`` does without."""
@@ -41,7 +46,12 @@ class _ConsoleOnFirstUse:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            console = Console(**self._options)
+            if not console.is_terminal and "COLUMNS" not in os.environ:
+                # Piped into a file or a CI log: no screen to fit, so a table keeps its
+                # shas, times and notes whole instead of folding them at rich's 80 columns.
+                console.width = PIPE_WIDTH
+            self._console = console
         return self._console
 
     def __getattr__(self, name: str) -> Any:
