@@ -7,6 +7,7 @@ The real app, database and pipeline over an in-process ASGI transport; the brows
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -239,6 +240,25 @@ async def test_qa_rejects_with_a_reason(web: httpx.AsyncClient, web_container: C
     assert release.status is ReleaseStatus.MANUAL_TEST_FAILED
     assert release.events[-1].note == "rejected: login is broken"
     assert release.events[-1].source is Source.WEB
+
+
+async def test_an_emergency_release_shows_why_testing_was_skipped(
+    web: httpx.AsyncClient, web_container: Container
+) -> None:
+    reason = "payments are down <script>alert(1)</script>"
+    new = dataclasses.replace(new_release("v1.0.1"), emergency=True, emergency_reason=reason)
+    release, _ = await web_container.releases.create(new, source=Source.API)
+    await sign_in(web, web_container, QA)
+    page = await web.get(f"/releases/{release.id}")
+    assert page.status_code == 200
+    shown = re.search(r'<div class="flash bad" role="note" id="emergency">([^<]*)</div>', page.text)
+    assert shown is not None, page.text
+    assert shown.group(1) == (
+        "⚠️ Принудительный релиз, без ручного тестирования: "
+        "payments are down &lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+    ordinary = await in_manual_testing(web_container)
+    assert 'id="emergency"' not in (await web.get(f"/releases/{ordinary}")).text
 
 
 async def test_unknown_release_is_a_404_page(
