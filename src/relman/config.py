@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         validation_alias=_env("RELMAN_TELEGRAM_TIMEZONE"),
         description="IANA time zone the bot shows dates in (`Europe/Moscow`).",
     )
+    language: Literal["ru", "en"] = Field(
+        default="en",
+        validation_alias=_env("RELMAN_LANGUAGE"),
+        description="Language of the CLI's deploy output (`relman deploy`, `rollback`, "
+        "`ci deploy`: progress lines, the live table, hosts' errors); the deploy log files "
+        "and `summary.json` stay in the seed's Russian.",
+    )
     config_file: Path = Field(
         default=Path("relman.toml"),
         validation_alias=_env("RELMAN_CONFIG"),

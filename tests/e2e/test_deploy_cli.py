@@ -89,16 +89,17 @@ def test_deploy_prints_progress_and_the_log_then_a_broken_release_exits_1(
     done = relman(["deploy", "hello", "v1.0.0", "--env", "stage"], project, **WIDE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert wait_for_health(health_url(project), version="1.0.0").status == 200
-    # live progress (without a terminal: the hosts' log lines as they come), then the result
+    # live progress (without a terminal: the hosts' log lines as they come, in the CLI's
+    # language, English by default), then the result
     lines = done.stdout.splitlines()
     assert any(
         line.startswith("[box] ")
-        and line.endswith("s 📥 Получаем обновления из удаленного репозитория")
+        and line.endswith("s 📥 Fetching updates from the remote repository")
         for line in lines
     ), done.stdout
     assert any(
         line.startswith("[box] ")
-        and line.endswith("s ok: ✅ Тег v1.0.0 успешно развернут и приложение работает!")
+        and line.endswith("s ok: ✅ Tag v1.0.0 deployed successfully, the application is working!")
         for line in lines
     ), done.stdout
     log = printed_path(done.stdout, "log")
@@ -109,7 +110,7 @@ def test_deploy_prints_progress_and_the_log_then_a_broken_release_exits_1(
     broken = relman(["deploy", "hello", "v1.2.0", "--env", "stage"], project, **WIDE)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "deploy failed on: box (retry with --hosts box)" in broken.stdout
-    assert "s FAILED: ❌ Health check не пройден после 30 попыток" in broken.stdout
+    assert "s FAILED: ❌ Health check failed after 30 attempts" in broken.stdout
     assert (project / "var/log/deployments/hello/v1.2.0.log").is_file()
     # stage rolls back on its own to the last healthy tag
     assert "automatic rollback to v1.0.0" in broken.stdout

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from relman.ci.client import ReleaseApiClient, RetryNotice
     from relman.ci.github_env import ApiSettings
     from relman.deploy import DeployResult
+    from relman.deploy.log import Language
     from relman.deploy.progress import Progress
 
 T = TypeVar("T")
@@ -116,9 +117,11 @@ def _read_api(hints: _Hints) -> ApiSettings:
 
 class _StepPrinter:
     """The deploy's progress as CI log lines: one when a host starts a step, one when it
-    is done (``[host] step seconds latest-log-line``)."""
+    is done (``[host] step seconds latest-log-line``, the line in ``language``:
+    ``RELMAN_LANGUAGE``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: Language = "en") -> None:
+        self._language: Language = language
         self._last: dict[tuple[str, str], str] = {}
 
     def __call__(self, report: Progress) -> None:
@@ -128,10 +131,12 @@ class _StepPrinter:
         self._last[key] = report.step
         what = f"{report.kind} {report.ref}".strip()
         state = report.state if report.done else report.step
-        _out(f"[{report.host}] {what}: {state} {report.elapsed:.1f}s {report.message}".rstrip())
+        text = report.text(self._language)
+        _out(f"[{report.host}] {what}: {state} {report.elapsed:.1f}s {text}".rstrip())
 
 
-def _render(result: DeployResult, heading: str) -> None:
+def _render(result: DeployResult, heading: str, language: Language = "en") -> None:
+    """The outcome as CI log lines, a host's error in ``language``."""
     verdict = "ok" if result.ok else "FAILED"
     _out(f"{heading}: {verdict} in {result.duration:.1f}s")
     for name, host in result.hosts.items():
@@ -140,10 +145,11 @@ def _render(result: DeployResult, heading: str) -> None:
             f"{host.version_before or '—'} → {host.version_after or '—'} ({host.duration:.1f}s)"
         )
         if host.error:
-            line += f" {host.error}"
+            line += f" {host.error_text(language)}"
         _out(line)
     if result.error:
-        _out(f"  error: {result.error}")
+        errors = [f"{r.host}: {r.error_text(language)}" for r in result.hosts.values() if r.error]
+        _out(f"  error: {'; '.join(errors) or result.error}")
     if result.log_path:
         _out(f"log: {result.log_path}")
     if result.evidence_dir:
@@ -275,11 +281,12 @@ def deploy(
                 release_id=release_id,
                 git_sha=sha,
                 say=_say,
-                on_progress=_StepPrinter(),
+                on_progress=_StepPrinter(settings.language),
             )
-        _render(outcome.result, f"{service} {tag} → {env}")
+        language = settings.language
+        _render(outcome.result, f"{service} {tag} → {env}", language)
         if outcome.rollback is not None:
-            _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}")
+            _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}", language)
         elif outcome.rollback_skipped:
             _out(f"no automatic rollback: {outcome.rollback_skipped}")
         _step_outputs(ledger.started, outcome.result)
@@ -353,12 +360,16 @@ def dev_deploy(
             deploys = build_runner(settings, ApiLedger(client, say=_say))
             _say(f"dev deploy of {service} branch {branch} for {author} as {actor}")
             outcome = await deploys.dev_deploy(
-                service, branch=branch, author=author, actor=actor, on_progress=_StepPrinter()
+                service,
+                branch=branch,
+                author=author,
+                actor=actor,
+                on_progress=_StepPrinter(settings.language),
             )
         if outcome.result is None:
             _out(outcome.skipped or f"nothing deployed for {author}")
             return True
-        _render(outcome.result, f"{service} {branch} → dev server of {author}")
+        _render(outcome.result, f"{service} {branch} → dev server of {author}", settings.language)
         return outcome.result.ok
 
     if not _run(work(), hints):

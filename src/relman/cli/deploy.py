@@ -2,7 +2,10 @@
 
 While a deploy runs, a live table shows one row per host (what is running, for how long, the
 latest log line); without a terminal (CI logs) each step is printed as one line instead.
-Then the result table and the log path.
+Then the result table and the log path. The hosts' messages and relman's own errors among
+them are shown in ``RELMAN_LANGUAGE`` (``en`` by default; ``ru``: the seed's words, as the
+log files have them); a host's own output stays as it printed it.
+:func:`show_progress` is the display for any command that runs a deploy.
 """
 
 from __future__ import annotations
@@ -11,20 +14,30 @@ import getpass
 import os
 import shlex
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from relman.cli import app
-from relman.cli._common import add_data_row, console, live_console, run, with_container
+from relman.cli._common import (
+    add_data_row,
+    console,
+    live_console,
+    refusals,
+    run,
+    with_container,
+)
 from relman.domain.policy import Actor
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from relman.bootstrap import Container
+    from relman.config import Settings
     from relman.deploy import DeployResult
+    from relman.deploy.log import Language
     from relman.deploy.progress import Progress, ProgressCallback
     from relman.services.deploys import DeployOutcome
 
@@ -46,11 +59,18 @@ class ProgressView:
     """The latest :class:`Progress` of each host, drawn as a table (one row per host).
 
     ``clock`` is :func:`time.monotonic`-like; a running host's elapsed time keeps counting
-    between reports.
+    between reports. Messages are shown in ``language`` (``en`` or ``ru``).
     """
 
-    def __init__(self, title: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        title: str,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        language: Language = "en",
+    ) -> None:
         self.title = title
+        self.language: Language = language
         self._clock = clock
         self._rows: dict[str, tuple[Progress, float]] = {}
 
@@ -69,12 +89,12 @@ class ProgressView:
         from rich.text import Text
 
         table = Table("host", "what", "step", "seconds", "latest", title=Text(self.title))
-        for host, (report, _) in self._rows.items():
+        # a snapshot: a live display may draw from its refresh thread while hosts report
+        for host, (report, _) in list(self._rows.items()):
             state = {"running": report.step, "ok": "ok", "failed": "FAILED"}[report.state]
             what = f"{report.kind} {report.ref}" if report.ref else report.kind
-            add_data_row(
-                table, host, what, state, f"{self.elapsed(host):.1f}", report.message[:100]
-            )
+            latest = report.text(self.language)[:100]
+            add_data_row(table, host, what, state, f"{self.elapsed(host):.1f}", latest)
         return table
 
 
@@ -94,42 +114,69 @@ class _LinePrinter:
             self._print(f"{report.kind} {report.ref}")
         self._what = what
         head = f"[{report.host}] {report.elapsed:.1f}s"
-        new = report.message != self._last.get(report.host)
-        self._last[report.host] = report.message
+        text = report.text(self._view.language)
+        new = text != self._last.get(report.host)
+        self._last[report.host] = text
         if report.done:
             outcome = "ok" if report.state == "ok" else "FAILED"
-            self._print(f"{head} {outcome}: {report.message}" if new else f"{head} {outcome}")
-        elif new and report.message:
-            self._print(f"{head} {report.message}")
+            self._print(f"{head} {outcome}: {text}" if new else f"{head} {outcome}")
+        elif new and text:
+            self._print(f"{head} {text}")
 
     @staticmethod
     def _print(line: str) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _live(title: str, work: Callable[[Container, ProgressCallback], Awaitable[T]]) -> T:
-    """Run ``work(container, on_progress)`` while showing the hosts' progress."""
-    import asyncio
+@contextmanager
+def show_progress(title: str, language: Language = "en") -> Iterator[ProgressCallback]:
+    """Show the progress of the deploys run inside the ``with`` block under ``title``;
+    yields the callback to pass as their ``on_progress``.
 
-    from rich.live import Live
-
-    view = ProgressView(title)
+    On a terminal: a live table, one row per host, redrawn every :data:`REFRESH` seconds
+    and cleared when the block ends. Without one (a pipe, a CI log): ``title`` at once,
+    then one line per new message of a host (``[host] 1.2s text``), its outcome at the
+    end, and a heading when an automatic rollback starts. Messages are shown in
+    ``language`` (``RELMAN_LANGUAGE``: ``en`` or ``ru``).
+    """
+    view = ProgressView(title, language=language)
     if not console.is_terminal:
         console.print(title, markup=False, highlight=False)
-        return run(with_container(lambda c: work(c, _LinePrinter(view))))
-    with Live(view.table(), console=live_console(), auto_refresh=False, transient=True) as live:
+        yield _LinePrinter(view)
+        return
+    from rich.live import Live
 
-        async def tick(container: Container) -> T:
-            task = asyncio.ensure_future(work(container, view.update))
-            while not task.done():
-                live.update(view.table(), refresh=True)
-                await asyncio.wait({task}, timeout=REFRESH)
-            return task.result()
+    # rich redraws from its own thread, so the deploy's event loop never waits on the screen
+    with Live(
+        get_renderable=view.table,
+        console=live_console(),
+        refresh_per_second=1 / REFRESH,
+        transient=True,
+    ):
+        yield view.update
 
-        return run(with_container(tick))
+
+def _settings() -> Settings:
+    """The settings (a bad value is a one-line error naming its variable, exit 2)."""
+    from relman.config import load_settings
+
+    with refusals():
+        return load_settings()
 
 
-def _render(result: DeployResult, heading: str) -> None:
+def _live(
+    title: str,
+    work: Callable[[Container, ProgressCallback], Awaitable[T]],
+    settings: Settings,
+) -> T:
+    """Run ``work(container, on_progress)`` on relman wired from ``settings`` while
+    showing the hosts' progress in the settings' language; returns what ``work`` returns."""
+    with show_progress(title, settings.language) as on_progress:
+        return run(with_container(lambda c: work(c, on_progress), settings))
+
+
+def _render(result: DeployResult, heading: str, language: Language = "en") -> None:
+    """Print the result table (a host's error in ``language``), the log and evidence paths."""
     from rich.table import Table
 
     table = Table("host", "result", "before", "after", "seconds", "error", title=heading)
@@ -141,7 +188,7 @@ def _render(result: DeployResult, heading: str) -> None:
             host.version_before or "—",
             host.version_after or "—",
             f"{host.duration:.1f}",
-            host.error or "",
+            host.error_text(language) or "",
         )
     console.print(table)
     if result.log_path:
@@ -171,15 +218,18 @@ def deploy_command(
 ) -> None:
     """Deploy TAG of SERVICE to every host of an environment; exit 0 only if all are healthy."""
     only = None if hosts is None else [h.strip() for h in hosts.split(",") if h.strip()]
+    settings = _settings()
     outcome: DeployOutcome = _live(
         f"deploying {service} {tag} to {env}",
         lambda c, progress: c.hand_deploys().deploy(
             service, tag, env, actor=Actor(cli_actor()), only_hosts=only, on_progress=progress
         ),
+        settings,
     )
-    _render(outcome.result, f"{service} {tag} → {env}")
+    language = settings.language
+    _render(outcome.result, f"{service} {tag} → {env}", language)
     if outcome.rollback is not None:
-        _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}")
+        _render(outcome.rollback, f"automatic rollback to {outcome.rollback.tag}", language)
     elif outcome.rollback_skipped:
         console.print(f"no automatic rollback: {outcome.rollback_skipped}", highlight=False)
     if not outcome.ok:
@@ -196,12 +246,14 @@ def rollback_command(
     ] = None,
 ) -> None:
     """Redeploy an earlier tag (by default the last one deployed healthy on ENV)."""
+    settings = _settings()
     result = _live(
         f"rolling back {service} on {env}",
         lambda c, progress: c.hand_deploys().rollback(
             service, env, actor=Actor(cli_actor()), to_tag=to, on_progress=progress
         ),
+        settings,
     )
-    _render(result, f"rollback of {service} on {env} to {result.tag}")
+    _render(result, f"rollback of {service} on {env} to {result.tag}", settings.language)
     if not result.ok:
         raise typer.Exit(1)

@@ -206,7 +206,9 @@ class HostResult:
     (a restore may be needed); ``backup`` is the verified pre-deploy backup. ``batch`` is
     the rolling batch (1, 2, …) the host was changed in; ``skipped`` says the host was left
     alone because another host failed (``error_code`` ``not_started``); ``executions`` is
-    how many remote commands the host got.
+    how many remote commands the host got. ``error`` is in the seed's words where it is one
+    of the seed's messages (what summary.json keeps); ``error_en`` is then its English twin
+    (``None``: the error reads the same in both languages), see :meth:`error_text`.
     """
 
     host: str
@@ -233,9 +235,22 @@ class HostResult:
     skipped: bool = False
     executions: int = 0
     image_digest: str | None = None
+    error_en: str | None = None
+
+    def error_text(self, language: msg.Language) -> str | None:
+        """``error`` in ``language`` (``ru``: as summary.json has it; ``en``: its twin)."""
+        if language == "en" and self.error_en is not None:
+            return self.error_en
+        return self.error
+
+    def error_message(self) -> msg.Message | None:
+        """``error`` in both languages (``None`` without an error)."""
+        if self.error is None:
+            return None
+        return msg.Message(self.error, self.error_en or self.error)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form (for summary.json)."""
+        """JSON-safe form (for summary.json; ``error`` only in the seed's words)."""
         return {
             "ok": self.ok,
             "error": self.error,
@@ -465,11 +480,11 @@ async def deploy(
         for name in selected
     }
 
-    def on_message(host: str, text: str) -> None:
+    def on_said(host: str, said: msg.Message) -> None:
         if host in progress:
-            progress[host].say(text)
+            progress[host].say(said)
 
-    deploy_log = DeployLog(path, redactor, multi_host=len(selected) > 1, on_message=on_message)
+    deploy_log = DeployLog(path, redactor, multi_host=len(selected) > 1, on_said=on_said)
     evidence = (
         Evidence(
             request.evidence_root,
@@ -626,14 +641,46 @@ async def _guarded(ctx: _Context, run: _HostRun, phase: Callable[..., Awaitable[
         await phase(ctx, run)
     except RelmanError as exc:
         result.ok = False
-        result.error = ctx.redactor(str(exc))
+        _set_error(ctx, result, _error_message(exc))
         result.error_code = exc.code
-        ctx.log.message(msg.msg_error(result.error), run.name)
+        ctx.log.message(msg.msg_error(result.error_message() or ""), run.name)
     except Exception as exc:  # a bug or an unexpected library error: report, do not crash
         result.ok = False
-        result.error = ctx.redactor(f"{type(exc).__name__}: {exc}")
+        _set_error(ctx, result, msg.Message.plain(f"{type(exc).__name__}: {exc}"))
         result.error_code = "internal_error"
-        ctx.log.message(msg.msg_error(result.error), run.name)
+        ctx.log.message(msg.msg_error(result.error_message() or ""), run.name)
+
+
+class _SaidHealthCheckFailed(HealthCheckFailed):
+    """A :class:`HealthCheckFailed` raised here, with its text in both languages."""
+
+    def __init__(self, said: msg.Message, *, host: str) -> None:
+        super().__init__(said.ru, host=host)
+        self.said = said
+
+
+def _error_message(exc: RelmanError) -> msg.Message:
+    """``exc``'s text with its English twin where the text is one of the seed's messages
+    (a tag or branch not found, a failed health check or smoke URL). relman's other error
+    texts are English already, and a host's words are its own: those read the same in
+    both languages. The seed text is always ``str(exc)`` exactly (summary.json keeps it)."""
+    text = str(exc)
+    twin: msg.Message | None = None
+    if isinstance(exc, _SaidHealthCheckFailed):
+        twin = exc.said
+    elif isinstance(exc, TagNotFound):
+        twin = msg.msg_tag_not_found(exc.tag)
+    elif isinstance(exc, BranchNotFound):
+        twin = msg.msg_branch_not_found(exc.branch)
+    # a twin whose Russian differs from the error's would show another error: not used
+    return twin if twin is not None and twin.ru == text else msg.Message.plain(text)
+
+
+def _set_error(ctx: _Context, result: HostResult, said: msg.Message) -> None:
+    """Record a host's error, redacted (``error_en`` only where it differs)."""
+    shown = said.map(ctx.redactor)
+    result.error = shown.ru
+    result.error_en = shown.en if shown.en != shown.ru else None
 
 
 def _unchecked(step: Step) -> Step:
@@ -644,7 +691,7 @@ def _checked(step: Step) -> Step:
     return replace(step, check=True)
 
 
-def _with_message(step: Step, message: str) -> Step:
+def _with_message(step: Step, message: msg.Message) -> Step:
     return replace(step, message=message)
 
 
@@ -699,12 +746,12 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
             (version_out.first_match(_REF_RE) or None) if version_out.ok else None
         )
         result.sha_before = (sha_out.first_match(SHA_RE) or None) if sha_out.ok else None
-        shown = result.version_before or (result.sha_before or "")[:12] or "нет коммитов"
+        shown = result.version_before or (result.sha_before or "")[:12] or None
         ctx.log.message(msg.msg_current_state(shown), name)
         if result.dirty:
             ctx.log.message(msg.msg_dirty(len(result.dirty)), name)
     else:
-        ctx.log.message(msg.msg_current_state("нет рабочей копии"), name)
+        ctx.log.message(msg.msg_current_state(None, has_checkout=False), name)
     result.version_after, result.sha_after = result.version_before, result.sha_before
 
     # fetch (seed 003: git fetch origin --tags --force), then: does the ref exist?
@@ -963,7 +1010,7 @@ async def _finish(ctx: _Context, run: _HostRun) -> None:
         result.duration = time.monotonic() - run.began
         request = ctx.request
         done = msg.msg_success(request.tag, request.kind, request.ref_type)
-        run.progress.finish(result.ok, done if result.ok else (result.error or "failed"))
+        run.progress.finish(result.ok, done if result.ok else (result.error_message() or "failed"))
 
 
 async def _health(ctx: _Context, run: _HostRun) -> None:
@@ -1038,8 +1085,8 @@ async def _health(ctx: _Context, run: _HostRun) -> None:
         detail = last.error if last is not None else "no attempt"
         if report.stopped and exit_codes:
             detail = f"the container exited with code {exit_codes[0]}"
-        raise HealthCheckFailed(
-            f"{msg.msg_health_failed(check.attempts)} (host {name}, {url}: {detail})", host=name
+        raise _SaidHealthCheckFailed(
+            msg.msg_health_failed_on(check.attempts, name, url, str(detail)), host=name
         )
     ctx.log.message(msg.MSG_HEALTH_OK, name)
 
@@ -1064,10 +1111,7 @@ async def _health(ctx: _Context, run: _HostRun) -> None:
     runner.record("smoke", began, 1 if failed else 0)
     if failed:
         run.wants_service_log = True
-        raise HealthCheckFailed(
-            f"❌ Smoke не пройден на хосте {name}: " + ", ".join(r.url for r in failed),
-            host=name,
-        )
+        raise _SaidHealthCheckFailed(msg.msg_smoke_failed(name, [r.url for r in failed]), host=name)
 
 
 __all__ = [
