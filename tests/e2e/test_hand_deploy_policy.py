@@ -14,8 +14,18 @@ from tests.e2e.test_deploy_cli import hello_project
 from tests.e2e.test_serve import relman
 from tests.support.hello import ServiceReaper, wait_for_health
 from tests.support.pipeline import WebhookReceiver
+from tests.support.telegram_double import TelegramDouble
 
 WIDE = {"COLUMNS": "200"}
+
+
+TEAM_CHAT = -100555
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramDouble]:
+    with TelegramDouble() as double:
+        yield double
 
 
 @pytest.fixture
@@ -92,9 +102,15 @@ def test_mallory_is_refused_a_production_deploy_and_nothing_runs(
 
 
 def test_a_releaser_deploys_and_rolls_back_recorded_and_notified(
-    production: Path, hook: WebhookReceiver
+    production: Path, hook: WebhookReceiver, telegram: TelegramDouble
 ) -> None:
     url = f"http://127.0.0.1:{(production / 'port').read_text()}/health"
+    team = telegram.add_group(TEAM_CHAT, "team")["id"]
+    bot = {
+        "LOOM_RELEASE_TG_BOT_TOKEN": telegram.token,
+        "RELMAN_TELEGRAM_API_URL": telegram.base_url,
+        "RELMAN_TELEGRAM_TEAM_CHAT_ID": str(team),
+    }
     for tag in ("v1.0.0", "v1.1.0"):
         done = relman(
             ["deploy", "hello", tag, "--env", "production"],
@@ -105,7 +121,11 @@ def test_a_releaser_deploys_and_rolls_back_recorded_and_notified(
         assert done.returncode == 0, done.stdout + done.stderr
     assert wait_for_health(url, version="1.1.0").status == 200
     back = relman(
-        ["rollback", "hello", "--env", "production"], production, RELMAN_ACTOR="alice", **WIDE
+        ["rollback", "hello", "--env", "production"],
+        production,
+        RELMAN_ACTOR="alice",
+        **WIDE,
+        **bot,
     )
     assert back.returncode == 0, back.stdout + back.stderr
     assert wait_for_health(url, version="1.0.0").status == 200
@@ -121,3 +141,7 @@ def test_a_releaser_deploys_and_rolls_back_recorded_and_notified(
         "✅ hello v1.1.0 is deployed to production: production, by cli:alice",
         "⏪ hello v1.0.0 was rolled back: production, by cli:alice",
     ]
+    # ... and, with a bot token set (only for the rollback: the bot's library takes seconds
+    # to import), in the team chat, as the pipeline's rollbacks are.
+    [said] = [m.text for m in telegram.messages(team)]
+    assert "hello" in said and "v1.0.0" in said

@@ -40,6 +40,11 @@ def test_start_refused_approval_approval_and_show(
     started = relman(["release", "start", "hello", "v1.0.0"], tmp_path, RELMAN_ACTOR="dev", **env)
     assert started.returncode == 0, started.stderr
     assert "#1 hello v1.0.0 — manual_testing" in started.stdout
+    # While the stage deploy runs, its progress: the title, then the host's lines (English).
+    lines = started.stdout.splitlines()
+    assert lines[0] == "releasing hello v1.0.0"
+    assert any(line.startswith("[stage] ") and "Health check passed" in line for line in lines)
+    assert any(line.startswith("[stage] ") and " ok" in line for line in lines)
 
     # The developer is no QA engineer: one line, exit 2, and the refusal is on record.
     refused = relman(["release", "approve", "1"], tmp_path, RELMAN_ACTOR="dev", **env)

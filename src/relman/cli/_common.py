@@ -103,6 +103,15 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
 
 
+def cli_settings() -> Settings:
+    """The settings from the environment and ``.env``; a bad value is a one-line error
+    naming its variable, exit 2."""
+    from relman.config import load_settings
+
+    with refusals():
+        return load_settings()
+
+
 async def with_container(
     use: Callable[[Container], Awaitable[T]], settings: Settings | None = None
 ) -> T:

@@ -23,9 +23,9 @@ import typer
 from relman.cli import app
 from relman.cli._common import (
     add_data_row,
+    cli_settings,
     console,
     live_console,
-    refusals,
     run,
     with_container,
 )
@@ -156,14 +156,6 @@ def show_progress(title: str, language: Language = "en") -> Iterator[ProgressCal
         yield view.update
 
 
-def _settings() -> Settings:
-    """The settings (a bad value is a one-line error naming its variable, exit 2)."""
-    from relman.config import load_settings
-
-    with refusals():
-        return load_settings()
-
-
 def _live(
     title: str,
     work: Callable[[Container, ProgressCallback], Awaitable[T]],
@@ -171,8 +163,15 @@ def _live(
 ) -> T:
     """Run ``work(container, on_progress)`` on relman wired from ``settings`` while
     showing the hosts' progress in the settings' language; returns what ``work`` returns."""
+    from relman.notify.telegram import telegram_notices
+
+    async def notified(container: Container, on_progress: ProgressCallback) -> T:
+        # The team chat hears of a deploy by hand as of the pipeline's (issue 15 item 5).
+        async with telegram_notices(container):
+            return await work(container, on_progress)
+
     with show_progress(title, settings.language) as on_progress:
-        return run(with_container(lambda c: work(c, on_progress), settings))
+        return run(with_container(lambda c: notified(c, on_progress), settings))
 
 
 def _render(result: DeployResult, heading: str, language: Language = "en") -> None:
@@ -218,7 +217,7 @@ def deploy_command(
 ) -> None:
     """Deploy TAG of SERVICE to every host of an environment; exit 0 only if all are healthy."""
     only = None if hosts is None else [h.strip() for h in hosts.split(",") if h.strip()]
-    settings = _settings()
+    settings = cli_settings()
     outcome: DeployOutcome = _live(
         f"deploying {service} {tag} to {env}",
         lambda c, progress: c.hand_deploys().deploy(
@@ -246,7 +245,7 @@ def rollback_command(
     ] = None,
 ) -> None:
     """Redeploy an earlier tag (by default the last one deployed healthy on ENV)."""
-    settings = _settings()
+    settings = cli_settings()
     result = _live(
         f"rolling back {service} on {env}",
         lambda c, progress: c.hand_deploys().rollback(

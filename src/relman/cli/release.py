@@ -17,13 +17,22 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from relman.cli import app
-from relman.cli._common import JsonOption, console, fail, print_json, run, with_container
-from relman.cli.deploy import cli_actor
+from relman.cli._common import (
+    JsonOption,
+    cli_settings,
+    console,
+    fail,
+    print_json,
+    run,
+    with_container,
+)
+from relman.cli.deploy import cli_actor, show_progress
 from relman.domain.release import MAX_RELEASE_ID, Release, Source
 from relman.domain.status import FAILED
 
 if TYPE_CHECKING:
     from relman.bootstrap import Container
+    from relman.deploy.progress import ProgressCallback
     from relman.domain.policy import Actor
     from relman.services.pipeline import Timeline
 
@@ -41,27 +50,35 @@ def _actor() -> Actor:
     return Actor(cli_actor())
 
 
-def _act(use: Callable[[Container], Awaitable[Release]], run_jobs: bool) -> Release:
-    """Call ``use``; with ``run_jobs`` run what it queued, then show the release.
+def _act(
+    use: Callable[[Container], Awaitable[Release]], run_jobs: bool, title: str = ""
+) -> Release:
+    """Call ``use``; with ``run_jobs`` run what it queued here, printing each host's
+    progress under ``title`` as ``relman deploy`` does, then show the release.
 
     Exits 1 when the deploys run here leave the release failed (``staging_failed``,
     ``production_failed``, ``rollback_failed``; issue 15 item 10), so a script can tell."""
     # Telegram notices go through the notifier; aiogram is imported only to send one.
     from relman.notify.telegram import telegram_notices
 
-    async def act(container: Container) -> Release:
+    async def act(container: Container, on_progress: ProgressCallback | None) -> Release:
         # The worker first: one that cannot run (an executor without its token) refuses
         # before anything is decided, not after an approval is on record.
         worker = container.worker() if run_jobs else None
         async with telegram_notices(container):  # the chats hear about what runs here too
             release = await use(container)
             if worker is not None:
-                await worker.run_until_idle()
+                await worker.run_until_idle(on_progress)
                 assert release.id is not None
                 release = await container.releases.get(release.id)
         return release
 
-    release = run(with_container(act))
+    settings = cli_settings()
+    if run_jobs:
+        with show_progress(title, settings.language) as on_progress:
+            release = run(with_container(lambda c: act(c, on_progress), settings))
+    else:
+        release = run(with_container(lambda c: act(c, None), settings))
     render_release(release)
     if run_jobs and release.status in FAILED:
         raise typer.Exit(1)
@@ -139,6 +156,7 @@ def start(
             service, tag, actor=_actor(), source=Source.CLI, emergency=emergency, reason=reason
         ),
         run_jobs,
+        f"releasing {service} {tag}",
     )
 
 
@@ -148,7 +166,11 @@ def approve(
     run_jobs: RunOption = True,
 ) -> None:
     """QA passed: promote the release to production (role qa; not your own release)."""
-    _act(lambda c: c.pipeline.approve(release_id, actor=_actor(), source=Source.CLI), run_jobs)
+    _act(
+        lambda c: c.pipeline.approve(release_id, actor=_actor(), source=Source.CLI),
+        run_jobs,
+        f"release #{release_id} approved: deploying to production",
+    )
 
 
 @release_app.command("reject")
@@ -173,6 +195,7 @@ def rollback(
     _act(
         lambda c: c.pipeline.request_rollback(service, to, actor=_actor(), source=Source.CLI),
         run_jobs,
+        f"rolling back {service} in production to {to}",
     )
 
 
@@ -184,7 +207,11 @@ def retry(
     run_jobs: RunOption = True,
 ) -> None:
     """Start a release that failed on stage again, as a new release (role releaser)."""
-    _act(lambda c: c.pipeline.retry(release_id, actor=_actor(), source=Source.CLI), run_jobs)
+    _act(
+        lambda c: c.pipeline.retry(release_id, actor=_actor(), source=Source.CLI),
+        run_jobs,
+        f"retrying release #{release_id}",
+    )
 
 
 @release_app.command("show")
