@@ -64,6 +64,8 @@ LABELS = {"relman": "relman", "ansible": "Ansible", "ssh": "raw ssh"}
 #: (operation, tag it deploys); a round runs both, in this order, for every tool.
 OPERATIONS = (("upgrade", "v1.1.0"), ("rollback", "v1.0.0"))
 FIRST_TAG = "v1.0.0"
+#: Who relman deploys as in the benchmark (a releaser in its [policy]).
+BENCH_ACTOR = "bench"
 ANSIBLE_REQUIREMENTS = ROOT / "benchmarks" / "requirements-ansible.txt"
 DEFAULT_ANSIBLE_VENV = ROOT / "benchmarks" / ".venv-ansible"
 
@@ -380,6 +382,7 @@ class RelmanTool(Tool):
         }
         self.process_env.update(
             RELMAN_DATABASE_URL=f"sqlite:///{self.project / 'relman.db'}",
+            RELMAN_ACTOR=BENCH_ACTOR,
             PYTHONPATH=str(ROOT / "src"),  # the relman of this checkout
             COLUMNS="200",
         )
@@ -439,6 +442,8 @@ class RelmanTool(Tool):
             ]
         names = ", ".join(q(host.name) for host in self.stage.hosts)
         lines += ["[environments.production]", f"hosts = [{names}]"]
+        # Deploys to production by hand need a releaser (the policy, issue 15 item 5).
+        lines += ["[policy]", f"releaser = [{q('cli:' + BENCH_ACTOR)}]"]
         return "\n".join(lines) + "\n"
 
     def cli(self, *args: str) -> str:
