@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from aiogram.types import InlineKeyboardMarkup
-
 from relman.bot import keyboards
 from relman.bot.callbacks import Lst
+from relman.bot.keyboards import Keyboard
 from relman.bot.texts import Texts
 from relman.deploy.log import log_path
 from relman.domain.release import Release, ReleaseEvent
@@ -55,7 +54,7 @@ class Screen:
     """What one message shows: ``text`` in Telegram HTML and its ``markup``."""
 
     text: str
-    markup: InlineKeyboardMarkup | None = None
+    markup: Keyboard | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from relman.bootstrap import Container
+from relman.bot.callbacks import signing_key
 from relman.bot.cards import View
 from relman.bot.texts import Texts, texts_for
 from relman.domain.clock import Clock
@@ -43,3 +44,17 @@ class BotContext:
     def messages(self) -> BotMessageStore:
         """The messages the bot follows (``bot_messages``; issue 16)."""
         return BotMessageStore(self.container.engine)
+
+
+def bot_context(container: Container, token: str) -> BotContext:
+    """The context of the bot ``token`` in ``container``: its callback signing key, the
+    settings' time zone (``RELMAN_TELEGRAM_TIMEZONE``) and default language."""
+    settings = container.settings
+    return BotContext(
+        container=container,
+        key=signing_key(token),
+        tz=ZoneInfo(settings.telegram_timezone),
+        language=settings.telegram_language,
+        clock=container.clock,
+        log_root=settings.log_root,
+    )

@@ -37,6 +37,7 @@ from aiogram.types import (
     CallbackQuery,
     ForceReply,
     InaccessibleMessage,
+    InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     User,
@@ -123,6 +124,14 @@ class Pressed(Filter):
         return {"press": press}
 
 
+def markup_of(screen: cards.Screen) -> InlineKeyboardMarkup | None:
+    """``screen``'s keyboard as aiogram's type (screens are plain data, see
+    :class:`relman.bot.keyboards.Keyboard`); ``None`` without one."""
+    if screen.markup is None:
+        return None
+    return InlineKeyboardMarkup.model_validate(screen.markup.to_api())
+
+
 async def show(query: CallbackQuery, screen: cards.Screen) -> None:
     """Put ``screen`` in the message whose button was pressed (edit in place); when that
     message cannot be edited any more, send it as a new message to the same chat. An edit
@@ -130,10 +139,10 @@ async def show(query: CallbackQuery, screen: cards.Screen) -> None:
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
         chat_id = message.chat.id if message is not None else query.from_user.id
-        await query.bot.send_message(chat_id, screen.text, reply_markup=screen.markup)  # type: ignore[union-attr]
+        await query.bot.send_message(chat_id, screen.text, reply_markup=markup_of(screen))  # type: ignore[union-attr]
         return
     try:
-        await message.edit_text(screen.text, reply_markup=screen.markup)
+        await message.edit_text(screen.text, reply_markup=markup_of(screen))
     except TelegramBadRequest as exc:
         if NOT_MODIFIED not in exc.message:
             raise
@@ -201,7 +210,7 @@ def build_router() -> Router:
         user = message.from_user
         name = user.full_name if user is not None else ""
         screen = cards.menu_screen(bot_ctx.view(texts), name)
-        await message.answer(screen.text, reply_markup=screen.markup)
+        await message.answer(screen.text, reply_markup=markup_of(screen))
 
     @router.message(Command("web"))
     async def web(message: Message, bot_ctx: BotContext, texts: Texts) -> None:
@@ -256,7 +265,7 @@ def build_router() -> Router:
         screen = cards.list_screen(
             bot_ctx.view(texts), Lst.ACTIVE, 0, found.releases, total=found.total, live=found.live
         )
-        await message.answer(screen.text, reply_markup=screen.markup)
+        await message.answer(screen.text, reply_markup=markup_of(screen))
 
     @router.message(F.reply_to_message, ReplyToPrompt())
     async def reason_reply(
@@ -530,7 +539,7 @@ async def _open_release(message: Message, bot_ctx: BotContext, texts: Texts, rid
         await message.answer(refusal(texts, exc))
         return
     screen = _card(bot_ctx, texts, found, Press(Act.CARD, rid))
-    await message.answer(screen.text, reply_markup=screen.markup)
+    await message.answer(screen.text, reply_markup=markup_of(screen))
 
 
 async def _follow(

@@ -6,9 +6,8 @@ at most 64 bytes); button labels come from :class:`~relman.bot.texts.Texts`.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from dataclasses import dataclass, replace
+from typing import Any
 
 from relman.bot.callbacks import MAX_POSITION, Act, Lst, Press, encode
 from relman.bot.texts import Texts
@@ -16,13 +15,40 @@ from relman.domain.release import Release
 from relman.domain.status import ReleaseStatus
 
 
-def _button(key: bytes, label: str, press: Press) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=label, callback_data=encode(key, press))
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button that sends ``callback_data`` (1–64 bytes) when pressed (Bot API
+    ``InlineKeyboardButton``)."""
+
+    text: str
+    callback_data: str
 
 
-def menu(key: bytes, t: Texts) -> InlineKeyboardMarkup:
+@dataclass(frozen=True, slots=True)
+class Keyboard:
+    """Bot API ``InlineKeyboardMarkup`` as plain data, rows of :class:`Button`: screens are
+    built without the Telegram library, which a one-shot process (a CLI command posting a
+    notice) must not pay seconds to import."""
+
+    inline_keyboard: list[list[Button]]
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON object the Bot API takes as ``reply_markup``."""
+        return {
+            "inline_keyboard": [
+                [{"text": b.text, "callback_data": b.callback_data} for b in row]
+                for row in self.inline_keyboard
+            ]
+        }
+
+
+def _button(key: bytes, label: str, press: Press) -> Button:
+    return Button(text=label, callback_data=encode(key, press))
+
+
+def menu(key: bytes, t: Texts) -> Keyboard:
     """[🚀 Активные релизы] [✅ Успешные релизы] [❌ Провальные релизы], one per row."""
-    return InlineKeyboardMarkup(
+    return Keyboard(
         inline_keyboard=[
             [_button(key, t.btn_active, Press(Act.LIST, lst=Lst.ACTIVE))],
             [_button(key, t.btn_successful, Press(Act.LIST, lst=Lst.SUCCESSFUL))],
@@ -31,9 +57,9 @@ def menu(key: bytes, t: Texts) -> InlineKeyboardMarkup:
     )
 
 
-def back_to_menu(key: bytes, t: Texts) -> InlineKeyboardMarkup:
+def back_to_menu(key: bytes, t: Texts) -> Keyboard:
     """Only [⬅️ Назад в меню] (an empty list)."""
-    return InlineKeyboardMarkup(inline_keyboard=[[_button(key, t.btn_menu, Press(Act.MENU))]])
+    return Keyboard(inline_keyboard=[[_button(key, t.btn_menu, Press(Act.MENU))]])
 
 
 def card(
@@ -44,7 +70,7 @@ def card(
     lst: Lst,
     position: int,
     has_older: bool,
-) -> InlineKeyboardMarkup:
+) -> Keyboard:
     """A release card's buttons (seed 003):
 
     - ``manual_testing``: [✅ Подтвердить] [❌ Отклонить];
@@ -54,7 +80,7 @@ def card(
     - [⬅️ Назад в меню].
     """
     here = Press(Act.CARD, release.id or 0, lst, position, has_older)
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[Button]] = []
     if release.status is ReleaseStatus.MANUAL_TESTING:
         rows.append(
             [
@@ -74,7 +100,7 @@ def card(
         if nav:
             rows.append(nav)
     rows.append([_button(key, t.btn_menu, Press(Act.MENU))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return Keyboard(inline_keyboard=rows)
 
 
 def confirm_rollback(
@@ -86,7 +112,7 @@ def confirm_rollback(
     position: int,
     more: bool,
     current_id: int,
-) -> InlineKeyboardMarkup:
+) -> Keyboard:
     """[✅ Да, откатить] [Назад] (seed 003, "Процесс отката"); only [Назад] when there is
     nothing to confirm (``current_id`` 0). [Назад] returns to the release's card.
 
@@ -98,14 +124,14 @@ def confirm_rollback(
     if current_id > 0:
         yes = replace(here, act=Act.ROLLBACK_YES, current_id=current_id)
         row.insert(0, _button(key, t.btn_confirm_yes, yes))
-    return InlineKeyboardMarkup(inline_keyboard=[row])
+    return Keyboard(inline_keyboard=[row])
 
 
-def ready_for_testing(key: bytes, t: Texts, release: Release) -> InlineKeyboardMarkup:
+def ready_for_testing(key: bytes, t: Texts, release: Release) -> Keyboard:
     """The QA notification's [✅ Подтвердить] [❌ Отклонить] (seed 003, "Принятие
     решения"); their list is :attr:`Lst.NOTICE`, so the notice stays a notice."""
     rid = release.id or 0
-    return InlineKeyboardMarkup(
+    return Keyboard(
         inline_keyboard=[
             [
                 _button(key, t.btn_approve, Press(Act.APPROVE, rid, Lst.NOTICE, 0)),
@@ -117,7 +143,7 @@ def ready_for_testing(key: bytes, t: Texts, release: Release) -> InlineKeyboardM
 
 def reasons(
     key: bytes, t: Texts, release: Release, *, lst: Lst, position: int, more: bool
-) -> InlineKeyboardMarkup:
+) -> Keyboard:
     """The rejection's reasons, one per row (``rr`` with the reason's number), then
     [✍️ Другое…] and [↩️ Отмена] (back to the card or notice, nothing changed)."""
     here = Press(Act.CARD, release.id or 0, lst, position, more)
@@ -127,7 +153,7 @@ def reasons(
     ]
     rows.append([_button(key, t.btn_reason_other, replace(here, act=Act.REJECT_OTHER))])
     rows.append([_button(key, t.btn_cancel, here)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return Keyboard(inline_keyboard=rows)
 
 
 def pick_rollback(
@@ -140,7 +166,7 @@ def pick_rollback(
     lst: Lst,
     position: int,
     more: bool,
-) -> InlineKeyboardMarkup:
+) -> Keyboard:
     """One button per rollback target (to its confirmation), then [Назад] to the card."""
     here = Press(Act.CARD, live.id or 0, lst, position, more)
     rows = [
@@ -148,4 +174,4 @@ def pick_rollback(
         for target, label in zip(targets, labels, strict=True)
     ]
     rows.append([_button(key, t.btn_back, here)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return Keyboard(inline_keyboard=rows)

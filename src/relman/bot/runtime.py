@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -35,15 +34,14 @@ from aiogram.utils.token import TokenValidationError
 from pydantic import ValidationError
 
 from relman.bootstrap import Container
-from relman.bot.callbacks import signing_key
-from relman.bot.context import BotContext
 from relman.bot.handlers import build_router
 from relman.bot.redact import scrub
-from relman.bot.sink import TelegramSink
+from relman.bot.sender import TelegramUnavailable
+from relman.bot.sink import telegram_sink
 from relman.bot.texts import LANGUAGES, texts_for
 from relman.config import Settings
 from relman.domain.clock import Clock
-from relman.domain.errors import ConfigError, InvalidInput, RelmanError
+from relman.domain.errors import ConfigError, InvalidInput
 from relman.notify.telegram import check_api_url, token_of
 
 # Still importable from here; it lives in relman.notify.telegram, which a process that only
@@ -161,14 +159,8 @@ class BotRuntime:
         self.settings = settings
         self.bot = make_bot(settings, token)
         self.secret = webhook_secret(settings, token)
-        self.context = BotContext(
-            container=container,
-            key=signing_key(token),
-            tz=ZoneInfo(settings.telegram_timezone),
-            language=settings.telegram_language,
-            clock=container.clock,
-            log_root=settings.log_root,
-        )
+        self.sink = telegram_sink(container, token)
+        self.context = self.sink.context
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher["bot_ctx"] = self.context
         self.dispatcher.update.outer_middleware(
@@ -176,12 +168,6 @@ class BotRuntime:
         )
         self.dispatcher.update.outer_middleware(Language(settings.telegram_language))
         self.dispatcher.include_router(build_router())
-        self.sink = TelegramSink(
-            self.bot,
-            self.context,
-            qa_chat_id=settings.telegram_qa_chat_id,
-            team_chat_id=settings.telegram_team_chat_id,
-        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -305,13 +291,6 @@ def build_bot(container: Container, *, metrics: Metrics | None = None) -> BotRun
     runtime = BotRuntime(container, token, metrics=metrics)
     container.notifier.add(runtime.sink)
     return runtime
-
-
-class TelegramUnavailable(RelmanError):
-    """Telegram (or the configured Bot API server) refused a request or could not be
-    reached; the message is Telegram's description, never the token."""
-
-    code = "telegram_unavailable"
 
 
 async def register_webhook(settings: Settings, url: str, *, drop_pending_updates: bool) -> None:

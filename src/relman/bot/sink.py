@@ -32,24 +32,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
-
-from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-)
-from aiogram.types import Message
+from typing import TYPE_CHECKING, TypeVar
 
 from relman.bot import cards
-from relman.bot.context import BotContext
+from relman.bot.context import BotContext, bot_context
 from relman.bot.redact import scrub
+from relman.bot.sender import BotApiClient, TelegramUnavailable
 from relman.bot.texts import texts_for
 from relman.domain.release import Release
 from relman.notify import Notice, NoticeKind
 from relman.store.bot_messages import TrackedMessage
+
+if TYPE_CHECKING:
+    from relman.bootstrap import Container
 
 log = logging.getLogger("relman.bot.sink")
 
@@ -60,6 +55,8 @@ T = TypeVar("T")
 NOT_MODIFIED = "message is not modified"
 #: Telegram's answers for a message that cannot be edited (any more).
 NOT_EDITABLE = ("message can't be edited", "message to edit not found")
+#: Telegram's error code for a request it refuses as malformed or impossible.
+BAD_REQUEST = 400
 #: Bots cannot edit messages older than this (Bot API, editing messages).
 EDITABLE_FOR = timedelta(hours=48)
 
@@ -79,13 +76,14 @@ class _Refresh:
 
 
 class TelegramSink:
-    """A :class:`~relman.notify.Sink` posting notices with ``bot`` (see module doc)."""
+    """A :class:`~relman.notify.Sink` posting notices through ``client`` (see module doc);
+    closing the sink closes the client."""
 
     name = "telegram"
 
     def __init__(
         self,
-        bot: Bot,
+        client: BotApiClient,
         ctx: BotContext,
         *,
         qa_chat_id: int | None,
@@ -95,7 +93,7 @@ class TelegramSink:
         network_retry_delay: float = 1.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._bot = bot
+        self._client = client
         self._ctx = ctx
         self._qa = qa_chat_id
         self._team = team_chat_id if team_chat_id is not None else qa_chat_id
@@ -106,6 +104,11 @@ class TelegramSink:
         self._queue: asyncio.Queue[_Outgoing | _Refresh] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+
+    @property
+    def context(self) -> BotContext:
+        """What the sink renders with (the bot's context)."""
+        return self._ctx
 
     def chat_for(self, notice: Notice) -> int | None:
         """The chat ``notice`` goes to, ``None`` when the bot does not post it."""
@@ -144,17 +147,18 @@ class TelegramSink:
         await self._queue.join()
 
     async def aclose(self, grace: float = 10.0) -> None:
-        """Stop taking notices; give the queue ``grace`` seconds, then drop the rest."""
+        """Stop taking notices; give the queue ``grace`` seconds, then drop the rest; close
+        the client."""
         self._closed = True
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(self._queue.join(), grace)
-        except TimeoutError:
-            log.warning("telegram sink: %d notices not sent at shutdown", self._queue.qsize())
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._queue.join(), grace)
+            except TimeoutError:
+                log.warning("telegram sink: %d notices not sent at shutdown", self._queue.qsize())
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._client.aclose()
 
     async def _deliver_all(self) -> None:
         while True:
@@ -165,9 +169,11 @@ class TelegramSink:
                 else:
                     await self._deliver(item)
             except Exception as exc:  # a notice is best effort: log, keep going
-                # A client error may quote the request URL, which holds the token.
+                # Scrubbed again: a description may quote the request URL, which holds the token.
                 description = (
-                    scrub(exc.message, self._bot.token) if isinstance(exc, TelegramAPIError) else ""
+                    scrub(exc.message, self._client.token)
+                    if isinstance(exc, TelegramUnavailable)
+                    else ""
                 )
                 log.warning(
                     "telegram notice %s to chat %s not sent: %s %s",
@@ -181,11 +187,11 @@ class TelegramSink:
 
     async def _deliver(self, item: _Outgoing) -> None:
         screen = item.screen
-        message = await self._retrying(
-            lambda: self._bot.send_message(item.chat_id, screen.text, reply_markup=screen.markup)
+        message_id = await self._retrying(
+            lambda: self._client.send_message(item.chat_id, screen.text, screen.markup)
         )
-        if item.follow is not None and isinstance(message, Message):
-            await self._follow(item.chat_id, message.message_id, item.follow)
+        if item.follow is not None:
+            await self._follow(item.chat_id, message_id, item.follow)
 
     async def _follow(self, chat_id: int, message_id: int, shown: Release) -> None:
         """Record the QA notice just sent; if the release moved while it was on its way
@@ -227,14 +233,13 @@ class TelegramSink:
     async def _edit(self, row: TrackedMessage, screen: cards.Screen) -> None:
         try:
             await self._retrying(
-                lambda: self._bot.edit_message_text(
-                    screen.text,
-                    chat_id=row.chat_id,
-                    message_id=row.message_id,
-                    reply_markup=screen.markup,
+                lambda: self._client.edit_message_text(
+                    row.chat_id, row.message_id, screen.text, screen.markup
                 )
             )
-        except TelegramBadRequest as exc:
+        except TelegramUnavailable as exc:
+            if exc.error_code != BAD_REQUEST:
+                raise
             if NOT_MODIFIED in exc.message:
                 return
             if any(reason in exc.message for reason in NOT_EDITABLE):
@@ -254,15 +259,31 @@ class TelegramSink:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 return await call()
-            except TelegramRetryAfter as exc:
-                delay = float(exc.retry_after)
-            except TelegramNetworkError:
-                delay = self._network_retry_delay * attempt
+            except TelegramUnavailable as exc:
+                if exc.retry_after is not None:
+                    delay = exc.retry_after
+                elif exc.error_code is None:  # no answer: the network
+                    delay = self._network_retry_delay * attempt
+                else:
+                    raise
             if attempt == self._max_attempts or waited + delay > self._max_wait:
                 raise TimeoutError(f"gave up after {attempt} attempts, {waited:.0f}s waited")
             waited += delay
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def telegram_sink(container: Container, token: str) -> TelegramSink:
+    """The sink of ``container``'s settings: the QA and team chats, the Bot API at
+    ``telegram_api_url`` as the bot ``token`` (checked by the caller), the default
+    language and time zone."""
+    settings = container.settings
+    return TelegramSink(
+        BotApiClient(settings.telegram_api_url, token),
+        bot_context(container, token),
+        qa_chat_id=settings.telegram_qa_chat_id,
+        team_chat_id=settings.telegram_team_chat_id,
+    )
 
 
 def _newest(release: Release) -> int:
