@@ -147,3 +147,20 @@ def test_scrub_masks_every_form_of_the_token() -> None:
     assert scrub(f"secret {SECRET_HALF} alone", TOKEN) == "secret *** alone"
     assert scrub("nothing to hide", TOKEN) == "nothing to hide"
     assert scrub("nothing to hide", "") == "nothing to hide"
+
+
+async def test_an_unreachable_bot_api_is_retried_then_the_notice_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with FailingApi(500, "unused") as gone:
+        url = gone.url  # a port that was just closed: nothing listens there any more
+    sink = sink_for(url)
+    caplog.set_level(logging.WARNING, logger="relman.bot.sink")
+
+    await sink.send(deployed())
+    await sink.drain()
+    await sink.aclose()
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "relman.bot.sink"]
+    assert "telegram notice deployed to chat -100222 not sent: TimeoutError" in line
+    assert SECRET_HALF not in caplog.text
