@@ -21,6 +21,7 @@ daemon thread), so relman's own httpx code runs unchanged against them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -148,8 +149,10 @@ class _HttpDouble:
         for name, value in answer.headers.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        # A client that gave up meanwhile (its timeout, a test of :attr:`hold`) is gone.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            handler.end_headers()
+            handler.wfile.write(payload)
 
 
 def _github_error(status: int, message: str) -> _Answer:

@@ -15,7 +15,6 @@ sharing the database), and the seed's metrics are recorded.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import time
@@ -28,7 +27,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, TelegramObject, Update, User
 from aiogram.utils.token import TokenValidationError
 from pydantic import ValidationError
@@ -36,7 +35,7 @@ from pydantic import ValidationError
 from relman.bootstrap import Container
 from relman.bot.handlers import build_router
 from relman.bot.redact import scrub
-from relman.bot.sender import TelegramUnavailable
+from relman.bot.registration import ALLOWED_UPDATES, webhook_secret
 from relman.bot.sink import telegram_sink
 from relman.bot.texts import LANGUAGES, texts_for
 from relman.config import Settings
@@ -55,23 +54,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relman.bot")
 
-#: The header Telegram sends with every webhook delivery (Bot API ``setWebhook``).
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-#: The update types the bot handles (``allowed_updates`` of setWebhook / getUpdates).
-ALLOWED_UPDATES = ["message", "callback_query"]
 #: Seconds a Bot API request may take (polling adds its long-poll timeout).
 REQUEST_TIMEOUT = 30.0
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-def webhook_secret(settings: Settings, token: str) -> str:
-    """The ``X-Telegram-Bot-Api-Secret-Token`` value: the configured one, else 64 hex
-    characters derived from the token (so ``relman bot set-webhook`` and ``relman serve``
-    agree without another setting, and the token itself never travels in a header)."""
-    if settings.telegram_webhook_secret is not None:
-        return settings.telegram_webhook_secret.get_secret_value()
-    return hmac.new(token.encode(), b"relman/webhook-secret/v1", hashlib.sha256).hexdigest()
 
 
 def make_bot(settings: Settings, token: str) -> Bot:
@@ -291,55 +277,3 @@ def build_bot(container: Container, *, metrics: Metrics | None = None) -> BotRun
     runtime = BotRuntime(container, token, metrics=metrics)
     container.notifier.add(runtime.sink)
     return runtime
-
-
-async def register_webhook(settings: Settings, url: str, *, drop_pending_updates: bool) -> None:
-    """``setWebhook``: Telegram will POST updates to ``url`` with relman's secret header
-    (``relman bot set-webhook URL``). Raises :class:`ConfigError` without a token and
-    :class:`TelegramUnavailable` when Telegram says no (e.g. not an https URL)."""
-    token = _require_token(settings)
-    bot = make_bot(settings, token)
-    try:
-        await bot.set_webhook(
-            url,
-            secret_token=webhook_secret(settings, token),
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=drop_pending_updates,
-        )
-    except TelegramNetworkError as exc:
-        raise _unreachable(settings, exc, token) from None
-    except TelegramAPIError as exc:
-        raise TelegramUnavailable(
-            f"Telegram refused the webhook: {scrub(exc.message, token)}"
-        ) from None
-    finally:
-        await bot.session.close()
-
-
-async def unregister_webhook(settings: Settings) -> None:
-    """``deleteWebhook`` (``relman bot delete-webhook``), e.g. before polling elsewhere.
-    Raises like :func:`register_webhook`."""
-    token = _require_token(settings)
-    bot = make_bot(settings, token)
-    try:
-        await bot.delete_webhook()
-    except TelegramNetworkError as exc:
-        raise _unreachable(settings, exc, token) from None
-    except TelegramAPIError as exc:
-        raise TelegramUnavailable(f"Telegram refused: {scrub(exc.message, token)}") from None
-    finally:
-        await bot.session.close()
-
-
-def _require_token(settings: Settings) -> str:
-    token = token_of(settings)
-    if token is None:
-        raise ConfigError("no Telegram token: set LOOM_RELEASE_TG_BOT_TOKEN (the bot is off)")
-    return token
-
-
-def _unreachable(settings: Settings, exc: TelegramAPIError, token: str) -> TelegramUnavailable:
-    return TelegramUnavailable(
-        f"cannot reach the Bot API at {settings.telegram_api_url} "
-        f"(RELMAN_TELEGRAM_API_URL): {scrub(exc.message, token)}"
-    )

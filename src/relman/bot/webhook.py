@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 
 from relman.api.body import load_json
 from relman.api.errors import error_response, json_body_response
-from relman.bot.runtime import SECRET_HEADER, BotRuntime
+from relman.bot.registration import SECRET_HEADER
+from relman.bot.runtime import BotRuntime
 from relman.domain.errors import InvalidInput
 
 

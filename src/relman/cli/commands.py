@@ -257,7 +257,7 @@ def bot_set_webhook(
     ] = False,
 ) -> None:
     """Tell Telegram to POST updates to URL, with relman's secret header."""
-    from relman.bot.runtime import register_webhook
+    from relman.bot.registration import register_webhook
     from relman.config import load_settings
 
     settings = load_settings()
@@ -270,7 +270,7 @@ def bot_set_webhook(
 @bot_app.command("delete-webhook")
 def bot_delete_webhook() -> None:
     """Remove the webhook (Telegram then holds updates for polling)."""
-    from relman.bot.runtime import unregister_webhook
+    from relman.bot.registration import unregister_webhook
     from relman.config import load_settings
 
     run(unregister_webhook(load_settings()))

@@ -12,15 +12,12 @@ import pytest
 
 from relman.api.app import create_app
 from relman.bootstrap import build
-from relman.bot.runtime import (
-    TelegramUnavailable,
-    register_webhook,
-    telegram_notices,
-    webhook_secret,
-)
+from relman.bot.registration import register_webhook, webhook_secret
+from relman.bot.sender import TelegramUnavailable
 from relman.config import Settings
 from relman.domain.errors import ConfigError
 from relman.domain.release import Source
+from relman.notify.telegram import telegram_notices
 from tests.conftest import SECRET, make_settings
 from tests.integration.bot.bot_harness import (
     CI,
