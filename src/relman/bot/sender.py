@@ -90,8 +90,8 @@ class BotApiClient:
         Raises :class:`TelegramUnavailable`."""
         result = await self.call("sendMessage", _message(text, markup, chat_id=chat_id))
         message_id = result.get("message_id") if isinstance(result, dict) else None
-        if not isinstance(message_id, int):
-            raise TelegramUnavailable("sendMessage: the answer holds no message_id")
+        if not isinstance(message_id, int):  # an answer, not a network error: no retry
+            raise TelegramUnavailable("sendMessage: the answer holds no message_id", error_code=200)
         return message_id
 
     async def edit_message_text(
