@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Response
 
@@ -14,9 +15,12 @@ from relman.api.guard import GuardMiddleware
 from relman.api.metrics import Metrics, MetricsMiddleware
 from relman.api.routes import build_router
 from relman.bootstrap import Container
-from relman.bot.runtime import build_bot
+from relman.notify.telegram import token_of
 from relman.store.db import SchemaCheck
 from relman.web.app import install_web
+
+if TYPE_CHECKING:
+    from relman.bot.runtime import BotRuntime
 
 
 def create_app(
@@ -36,7 +40,11 @@ def create_app(
     settings = container.settings
     authenticator = build_authenticator(settings, container.config, container.seen)
     metrics = Metrics()
-    bot = build_bot(container, metrics=metrics)
+    bot: BotRuntime | None = None
+    if token_of(settings) is not None:  # the Telegram library is seconds of imports
+        from relman.bot.runtime import build_bot
+
+        bot = build_bot(container, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

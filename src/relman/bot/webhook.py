@@ -15,6 +15,7 @@ bot token the path answers 404.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,8 +23,10 @@ from fastapi.responses import JSONResponse
 from relman.api.body import load_json
 from relman.api.errors import error_response, json_body_response
 from relman.bot.registration import SECRET_HEADER
-from relman.bot.runtime import BotRuntime
 from relman.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from relman.bot.runtime import BotRuntime
 
 
 def build_webhook_router() -> APIRouter:

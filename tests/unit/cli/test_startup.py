@@ -178,3 +178,41 @@ def test_wiring_for_a_deploy_builds_no_pipeline(tmp_path: Path) -> None:
     deploy_only, after_pipeline = json.loads(done.stdout.splitlines()[-1])
     assert deploy_only == []
     assert {"relman.services.pipeline", "relman.store.jobs"} <= set(after_pipeline)
+
+
+# Builds the API app (what `relman serve` runs) in a fresh interpreter, with the bot token
+# argv[1] ("" for none), and prints whether the Telegram library got loaded.
+SERVE_APP = """
+import json, sys
+
+from relman.api.app import create_app
+from relman.bootstrap import build
+from relman.config import Settings
+
+settings = Settings(
+    _env_file=None,
+    database_url="sqlite+aiosqlite:///relman.db",
+    config_file="relman.toml",
+    secret_key="s" * 32,
+    telegram_token=sys.argv[1] or None,
+)
+app = create_app(build(settings))
+print(json.dumps({"bot": app.state.bot is not None, "aiogram": "aiogram" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(("token", "loaded"), [("", False), ("123:abc", True)])
+def test_the_server_loads_the_telegram_library_only_for_its_bot(
+    tmp_path: Path, token: str, loaded: bool
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_APP, token],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"bot": loaded, "aiogram": loaded}
