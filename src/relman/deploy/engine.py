@@ -91,6 +91,7 @@ from relman.deploy.steps import (
     compose_check_step,
     container_watch_step,
     fetch_steps,
+    has_checkout,
     lock_details,
     lock_step,
     make_target,
@@ -432,8 +433,8 @@ async def deploy(
     ``request.batch_size`` (all at once by default), one batch after another, each
     health-gated; once more than ``request.max_fail`` hosts have failed, the hosts not yet
     changed are left alone (``skipped``, ``not_started``) and :attr:`DeployResult.stopped`
-    is set. Every host costs at most four remote executions on success (five with a
-    fallback build or a captured service log).
+    is set. An upgrade costs a host three remote executions, a first deploy four (compose
+    adds one: the container watch during the health check).
 
     Returns a :class:`DeployResult`; a failing host is reported there (with its name and the
     error), not raised. Raises :class:`~relman.domain.errors.InvalidInput` only for a request
@@ -696,8 +697,9 @@ def _with_message(step: Step, message: msg.Message) -> Step:
 
 
 async def _prepare(ctx: _Context, run: _HostRun) -> None:
-    """Remote executions 1 and 2: lock, env files, probe, preflight; fetch, verify the ref
-    (and the backup to restore). Nothing the service runs changes here."""
+    """Remote execution 1: lock, env files, probe, preflight and — where a checkout exists
+    — fetch and verify the ref (and the backup to restore); a host without a checkout needs
+    execution 2 to clone or init first. Nothing the service runs changes here."""
     request = ctx.request
     name, target, result = run.name, run.target, run.result
     details = lock_details(
@@ -710,22 +712,37 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
         machine=this_machine(),
         environment=request.environment,
     )
+    preflight = [_unchecked(step) for step in preflight_steps(target)]
+    seen: dict[str, StepOutput] = {}
 
     def done(step: Step, out: StepOutput) -> None:
+        seen[step.name] = out
         if step.name == "lock" and out.ok:
             result.lock_acquired = True
             ctx.log.message(msg.MSG_LOCKED, name)
         elif step.name == "read_env_file":
             # masked before the next step of the same command prints anything
             ctx.redactor.add(*env_file_secrets("\n".join(out.lines)))
+        elif step.name == preflight[-1].name:
+            # logged before the fetch of the same command begins: the seed's order
+            _read_state(ctx, run, seen)
 
+    # Where a checkout exists (the usual upgrade) the fetch and the ref check ride along,
+    # guarded by the probe's own test: one remote execution instead of two.
+    fetch, verify_step = _fetch_steps(ctx, run, "git")
+    guarded = [replace(step, only_if=has_checkout(target)) for step in (*fetch, verify_step)]
+    restore_dir = _restore_dir(ctx, run)
+    # the backup to restore is checked before anything changes (seed 001 §4)
+    restore = [verify_backup_step(restore_dir, "restore_verify")] if restore_dir else []
     # (outputs are parsed by shape: a login shell may print lines of its own)
     first = await run.runner.run_batch(
         [
             _checked(lock_step(target, details)),
             *read_env_file_steps(target),
             _with_message(probe_step(target), msg.MSG_UPDATING),
-            *(_unchecked(step) for step in preflight_steps(target)),
+            *preflight,
+            *guarded,
+            *restore,
         ],
         on_done=done,
     )
@@ -733,15 +750,33 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
     if lock is not None and lock.result.exit_status == LOCK_HELD_STATUS:
         status = parse_details("\n".join(lock.lines[1:]), target.lock_dir)
         raise lock_held_error(status, name, request.service_name)
-    first.raise_failed()
-    run.state = first["probe"].first_match(_PROBE_RE) or "none"
+    if preflight[-1].name not in seen:  # the command stopped before the preflight's end
+        first.raise_failed()
+        raise DeployError(f"host {name}: the probe and preflight did not finish", host=name)
     if run.state == "git":
         status_out = first["preflight_status"]
         if not status_out.ok:
             raise command_failed(name, "preflight_status", status_out)
-        version_out, sha_out = first["preflight_version"], first["preflight_sha"]
+        _check_fetched(ctx, run, first, verify_step, restore_dir)
+        return
+    _check_restorable(run, first, restore_dir)
+    first.raise_failed()
+    fetch, verify_step = _fetch_steps(ctx, run, run.state)
+    second = await run.runner.run_batch([*fetch, verify_step])
+    _check_fetched(ctx, run, second, verify_step, None)
+
+
+def _read_state(ctx: _Context, run: _HostRun, seen: Mapping[str, StepOutput]) -> None:
+    """What the probe and the preflight found: the checkout's state, its dirty files, the
+    tag and sha deployed now (logged as the seed's "current state")."""
+    name, result = run.name, run.result
+    probe = seen.get("probe")
+    run.state = (probe.first_match(_PROBE_RE) if probe is not None else "") or "none"
+    if run.state == "git":
+        status_out = seen["preflight_status"]
+        version_out, sha_out = seen["preflight_version"], seen["preflight_sha"]
         dirty = [line for line in status_out.lines if _PORCELAIN_RE.fullmatch(line)]
-        result.dirty = [ctx.redactor(line) for line in dirty][:50]
+        result.dirty = [ctx.redactor(line) for line in dirty][:50] if status_out.ok else []
         result.version_before = (
             (version_out.first_match(_REF_RE) or None) if version_out.ok else None
         )
@@ -754,22 +789,27 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
         ctx.log.message(msg.msg_current_state(None, has_checkout=False), name)
     result.version_after, result.sha_after = result.version_before, result.sha_before
 
-    # fetch (seed 003: git fetch origin --tags --force), then: does the ref exist?
-    fetch = fetch_steps(target, run.state, branches=ctx.branch)
-    if run.state == "none":
+
+def _fetch_steps(ctx: _Context, run: _HostRun, state: str) -> tuple[list[Step], Step]:
+    """The fetch for a checkout in ``state`` (seed 003: git fetch origin --tags --force,
+    a clone or an init first where there is none) and the step checking the ref exists."""
+    request, target = ctx.request, run.target
+    fetch = fetch_steps(target, state, branches=ctx.branch)
+    if state == "none":
         fetch[0] = _with_message(fetch[0], msg.MSG_CLONING)
     fetch[-1] = _with_message(fetch[-1], msg.MSG_FETCHING)
     if ctx.branch:
-        verify_step = _checked(verify_branch_step(target, request.tag))
-    else:
-        verify_step = _checked(verify_tag_step(target, request.tag))
-    steps = [*fetch, verify_step]
-    restore_dir = _restore_dir(ctx, run)
-    if restore_dir is not None:
-        # the backup to restore is checked before anything changes (seed 001 §4)
-        steps.append(verify_backup_step(restore_dir, "restore_verify"))
-    second = await run.runner.run_batch(steps)
-    verify = second.get(verify_step.name)
+        return fetch, _checked(verify_branch_step(target, request.tag))
+    return fetch, _checked(verify_tag_step(target, request.tag))
+
+
+def _check_fetched(
+    ctx: _Context, run: _HostRun, out: BatchOutput, verify_step: Step, restore_dir: str | None
+) -> None:
+    """Raise when the ref is missing (or moved), the backup to restore does not match its
+    sums, or a fetch step failed; else record the ref's commit and log it found."""
+    request, name = ctx.request, run.name
+    verify = out.get(verify_step.name)
     sha = verify.first_match(SHA_RE) if verify is not None else ""
     if verify is not None and (not verify.ok or not sha):
         raise (
@@ -777,19 +817,26 @@ async def _prepare(ctx: _Context, run: _HostRun) -> None:
             if ctx.branch
             else TagNotFound(request.tag, host=name)
         )
-    if second.failed is not None and second.failed.name == "restore_verify":
-        raise BackupInvalid(
-            f"host {name}: backup {restore_dir} does not match its SHA256SUMS; not restoring it",
-            host=name,
-        )
-    second.raise_failed()
-    result.target_sha = sha
+    _check_restorable(run, out, restore_dir)
+    out.raise_failed()
+    run.result.target_sha = sha
     if request.expected_sha and not sha.startswith(request.expected_sha):
         raise TagMoved(request.tag, request.expected_sha, sha, host=name)
     if ctx.branch:
         ctx.log.message(msg.msg_branch_found(request.tag, sha), name)
     else:
         ctx.log.message(msg.msg_tag_found(request.tag), name)
+
+
+def _check_restorable(run: _HostRun, out: BatchOutput, restore_dir: str | None) -> None:
+    """Raise :class:`BackupInvalid` when ``out`` stopped at the check of the backup to
+    restore."""
+    if out.failed is not None and out.failed.name == "restore_verify":
+        raise BackupInvalid(
+            f"host {run.name}: backup {restore_dir} does not match its SHA256SUMS; "
+            "not restoring it",
+            host=run.name,
+        )
 
 
 def _restore_dir(ctx: _Context, run: _HostRun) -> str | None:

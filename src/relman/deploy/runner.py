@@ -217,6 +217,8 @@ class StepRunner:
     async def run(self, step: Step) -> StepOutput:
         """Run ``step`` alone; raises :class:`CommandFailed` when a ``check`` step fails and
         :class:`~relman.deploy.errors.TransportError` when the host cannot be used."""
+        if step.only_if:
+            raise ValueError(f"step {step.name}: only_if works in a batch only")
         sink = _StepSink(self, step)
         timeout = step.timeout if step.timeout is not None else self.default_timeout
         self.executions += 1
@@ -331,15 +333,15 @@ class _Demux:
         self.before: list[str] = []  # what a login shell printed before the first step
         self.held_blank = 0  # blank lines held back: the last one before an end marker is ours
         self.last_end: float | None = None
+        self.next_index = 0  # the step after the last one that ended
         #: Set whenever a step begins or ends (wakes the timeout watch).
         self.moved = asyncio.Event()
 
     def running(self, started: float) -> tuple[int, float]:
         """The index of the step running now and when it began (:func:`time.monotonic`);
         before the first marker, the first step since ``started``."""
-        if self.current is None:
-            done = len(self.out.outputs)
-            return min(done, len(self.steps) - 1), self.last_end or started
+        if self.current is None:  # between steps: the next one (a skipped one's limit is as good)
+            return min(self.next_index, len(self.steps) - 1), self.last_end or started
         return self.steps.index(self.current.step), self.current.started
 
     def line(self, line: str) -> None:
@@ -398,6 +400,7 @@ class _Demux:
         )
         output = sink.finish(result)
         self.last_end = time.monotonic()
+        self.next_index = self.steps.index(sink.step) + 1
         self.out.outputs[sink.step.name] = output
         if sink.step.check and not result.ok:
             self.out.failed = sink.step

@@ -19,9 +19,11 @@ shell. Paths on the host are POSIX paths.
 
 Round trips: :func:`join_steps` joins several steps into one such ``sh -c`` command (the
 script only refers to ``"${N}"``; every value stays a positional argument), so a deploy
-upgrade costs four remote executions per host (issue "Fast relman"): lock + env files +
-probe + preflight; fetch + tag check; backup … checkout + branch clean + migrate + restart;
-unlock. Marker lines carrying a per-run nonce separate the steps' outputs and exit statuses.
+upgrade costs three remote executions per host (issue "Fast relman"): lock + env files +
+probe + preflight + fetch + tag check (the last two guarded by :func:`has_checkout`);
+backup … checkout + branch clean + migrate + restart; unlock. A first deploy clones in a
+fourth. Marker lines carrying a per-run nonce separate the steps' outputs and exit
+statuses.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class Step:
     ``timeout`` is in seconds (``None``: the host's ``command_timeout``); ``message`` is a
     seed-log line written before the step runs; ``check`` makes a non-zero exit fail the
     deploy; ``stream`` copies output lines into the deploy log; ``sensitive`` keeps the
-    output out of every log (used to read env files).
+    output out of every log (used to read env files). ``only_if`` (an argv, in a batch
+    only) runs the step only when that command exits 0 on the host; else the step is
+    skipped, as if it were not in the batch.
     """
 
     name: str
@@ -69,6 +73,7 @@ class Step:
     check: bool = True
     stream: bool = True
     sensitive: bool = False
+    only_if: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,12 @@ _PROBE_SCRIPT = (
 def probe_step(target: Target) -> Step:
     """Print ``git`` (a checkout exists), ``files`` (folder without a checkout) or ``none``."""
     return _sh("probe", _PROBE_SCRIPT, target.workdir, stream=False, timeout=30.0)
+
+
+def has_checkout(target: Target) -> tuple[str, ...]:
+    """The test :func:`probe_step` answers ``git`` by, as an ``only_if`` argv: a step
+    guarded by it runs in the probe's command only where a checkout exists."""
+    return ("test", "-e", posixpath.join(target.workdir, ".git"))
 
 
 def read_env_file_steps(target: Target) -> list[Step]:
@@ -863,7 +874,9 @@ def join_steps(steps: Sequence[Step], nonce: str, *, name: str = "batch") -> Ste
     (``cd -- DIR && exec env K=V… ARGV``), stdin from ``/dev/null``, stderr merged into
     stdout. Before a step the script prints ``NONCE:INDEX:begin`` and after it
     ``NONCE:INDEX:end:STATUS`` on lines of their own; a failing ``check`` step ends the
-    script with its status, so later steps do not run. :class:`relman.deploy.runner.StepRunner`
+    script with its status, so later steps do not run. A step with ``only_if`` runs only
+    when that command (its words positional arguments too, stdin from ``/dev/null``, output
+    discarded) exits 0; else it prints no markers. :class:`relman.deploy.runner.StepRunner`
     reads the markers back. ``nonce`` (letters and digits, at least 16) makes a marker
     impossible for a command's output to forge. The joined step's timeout is the sum of
     the steps' timeouts (``None`` if any step uses the host's default).
@@ -897,14 +910,18 @@ def join_steps(steps: Sequence[Step], nonce: str, *, name: str = "batch") -> Ste
         command = "exec " + command
         if step.cwd:
             command = f"cd -- {ref(step.cwd)} && {command}"
-        lines += [
+        body = [
             f"printf '%s:{index}:begin\\n' \"$1\"",
             f"( {command} ) </dev/null",
             "s=$?",
             f'printf \'\\n%s:{index}:end:%s\\n\' "$1" "$s"',
         ]
         if step.check:
-            lines.append('[ "$s" -eq 0 ] || exit "$s"')
+            body.append('[ "$s" -eq 0 ] || exit "$s"')
+        if step.only_if:
+            guard = " ".join(ref(word) for word in step.only_if)
+            body = [f"if ( exec {guard} ) </dev/null >/dev/null 2>&1; then", *body, "fi"]
+        lines += body
     lines.append("exit 0")
     timeouts = [step.timeout for step in steps]
     total = None if any(t is None for t in timeouts) else sum(t for t in timeouts if t)

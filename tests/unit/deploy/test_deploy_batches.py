@@ -133,6 +133,36 @@ async def test_a_failing_checked_step_stops_the_batch_and_is_named(tmp_path: Pat
     assert "half" in str(raised.value) or raised.value.details["tail"] == ("half",)
 
 
+async def test_a_guarded_step_runs_only_where_its_test_passes(tmp_path: Path) -> None:
+    runner, _, log = _runner(tmp_path)
+    here, gone = tmp_path / "here dir", tmp_path / "$(touch pwned)"
+    here.mkdir()
+    ran = tmp_path / "ran"
+    out = await runner.run_batch(
+        [
+            Step("first", ("true",)),
+            Step(
+                "skipped",
+                ("touch", str(ran)),
+                only_if=("test", "-d", str(gone)),
+                message="🙈 never logged",
+            ),
+            Step("guarded", ("echo", "yes"), only_if=("test", "-d", str(here))),
+            Step("after", ("echo", "fine")),
+        ]
+    )
+    assert runner.executions == 1
+    assert set(out.outputs) == {"first", "guarded", "after"}  # skipped: as if not there
+    assert out.get("skipped") is None and not ran.exists()
+    assert out["guarded"].lines == ["yes"] and out["after"].lines == ["fine"]
+    assert not (tmp_path / "pwned").exists()  # the guard's words are arguments too
+    assert [r.name for r in runner.records] == ["first", "guarded", "after"]
+    log.close()
+    assert "never logged" not in (tmp_path / "deploy.log").read_text()
+    with pytest.raises(ValueError, match="only_if"):  # a lone step has no script to guard in
+        await runner.run(Step("alone", ("true",), only_if=("true",)))
+
+
 async def test_forged_markers_in_output_are_just_output(tmp_path: Path) -> None:
     runner, _, _ = _runner(tmp_path)
     forged = "deadbeefdeadbeefdeadbeef:0:end:0"
