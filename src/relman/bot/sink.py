@@ -198,7 +198,7 @@ class TelegramSink:
         (another replica decided), bring it up to date at once."""
         assert shown.id is not None
         now = await self._ctx.container.releases.get(shown.id)
-        newest = _newest(now) if now.status is shown.status else 0
+        newest = shown_event(now) if now.status is shown.status else 0
         await self._ctx.messages.track(
             chat_id=chat_id,
             message_id=message_id,
@@ -218,7 +218,7 @@ class TelegramSink:
         if not rows:
             return
         release = await self._ctx.container.releases.get(release_id)
-        newest = _newest(release)
+        newest = shown_event(release)
         for row in rows:
             view = self._ctx.view(texts_for(row.language or None, self._ctx.language))
             if not await store.claim(row.id, newest):
@@ -286,6 +286,20 @@ def telegram_sink(container: Container, token: str) -> TelegramSink:
     )
 
 
-def _newest(release: Release) -> int:
-    """The id of the release's newest transition (what a message showing it is up to)."""
-    return max((e.id or 0 for e in release.events if e.kind == "transition"), default=0)
+def shown_event(release: Release) -> int:
+    """The id of the transition that brought ``release`` to its status: what a message
+    showing it is up to (the ``bot_messages.shown_event_id`` a refresh claims).
+
+    Not simply the newest event: the release's row and its events are read by two
+    statements, so a transition committed in between can be among the events while the
+    status is still the one before; claiming that event would let the refresh that shows
+    it be skipped as already done.
+    """
+    return max(
+        (
+            e.id or 0
+            for e in release.events
+            if e.kind == "transition" and e.to_status is release.status
+        ),
+        default=0,
+    )

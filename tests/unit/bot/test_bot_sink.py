@@ -17,8 +17,8 @@ import pytest
 from relman.bot.context import BotContext
 from relman.bot.redact import scrub
 from relman.bot.sender import BotApiClient
-from relman.bot.sink import TelegramSink
-from relman.domain.release import Release
+from relman.bot.sink import TelegramSink, shown_event
+from relman.domain.release import Release, ReleaseEvent, Source
 from relman.domain.status import ReleaseStatus
 from relman.notify import Notice, NoticeKind
 
@@ -164,3 +164,27 @@ async def test_an_unreachable_bot_api_is_retried_then_the_notice_dropped(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "relman.bot.sink"]
     assert "telegram notice deployed to chat -100222 not sent: TimeoutError" in line
     assert SECRET_HALF not in caplog.text
+
+
+def test_a_message_is_up_to_the_transition_of_the_status_it_shows() -> None:
+    """Read between two commits, a release can carry the next transition's event while its
+    status is still the one before: the message is up to the event of the status shown,
+    so the refresh for the next one is not skipped."""
+    release = deployed().release
+    assert release is not None
+    release.status = ReleaseStatus.DEPLOYING  # the row, read before DEPLOYED committed
+
+    def event(number: int, to: ReleaseStatus, kind: str = "transition") -> ReleaseEvent:
+        return ReleaseEvent(7, None, to, "ci", Source.API, "", NOW, id=number, kind=kind)
+
+    release.events = [
+        event(4, ReleaseStatus.MANUAL_TEST_PASSED),
+        event(5, ReleaseStatus.DEPLOYING),
+        event(6, ReleaseStatus.DEPLOYING, kind="refused"),
+        event(7, ReleaseStatus.DEPLOYED),  # ... while the events were read after it
+    ]
+    assert shown_event(release) == 5
+    release.status = ReleaseStatus.DEPLOYED
+    assert shown_event(release) == 7
+    release.events = []
+    assert shown_event(release) == 0
