@@ -810,8 +810,11 @@ def _check_fetched(
     sums, or a fetch step failed; else record the ref's commit and log it found."""
     request, name = ctx.request, run.name
     verify = out.get(verify_step.name)
-    sha = verify.first_match(SHA_RE) if verify is not None else ""
-    if verify is not None and (not verify.ok or not sha):
+    if verify is None:  # a fetch step failed first, or the checkout vanished under the lock
+        out.raise_failed()
+        raise DeployError(f"host {name}: the {verify_step.name} step did not run", host=name)
+    sha = verify.first_match(SHA_RE)
+    if not verify.ok or not sha:
         raise (
             BranchNotFound(request.tag, host=name)
             if ctx.branch
