@@ -42,10 +42,6 @@ from relman.config import Settings
 from relman.domain.clock import Clock
 from relman.domain.errors import ConfigError, InvalidInput
 from relman.notify.telegram import check_api_url, token_of
-
-# Still importable from here; it lives in relman.notify.telegram, which a process that only
-# sends notices can import without aiogram (its sink builds the bot on the first message).
-from relman.notify.telegram import telegram_notices as telegram_notices
 from relman.store.seen import SeenStore
 
 if TYPE_CHECKING:
@@ -210,16 +206,6 @@ class BotRuntime:
                 await self.bot.set_my_commands(commands, language_code=language)
         except TelegramAPIError as exc:
             log.warning("telegram: setMyCommands failed: %s", scrub(exc.message, self.bot.token))
-
-    async def set_webhook(self, url: str, *, drop_pending_updates: bool = False) -> None:
-        """Register ``url`` (ending in ``{prefix}/update``) with Telegram, with the secret
-        header and the update types the bot handles."""
-        await self.bot.set_webhook(
-            url,
-            secret_token=self.secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=drop_pending_updates,
-        )
 
     async def delete_webhook(self, *, drop_pending_updates: bool = False) -> None:
         """Remove the webhook (polling needs that: Telegram refuses getUpdates while a

@@ -246,8 +246,8 @@ async def test_a_process_without_the_api_still_notifies(
     telegram.add_group(QA_CHAT, "QA")
     container = build(s)
     try:
-        async with telegram_notices(container) as runtime:
-            assert runtime is not None
+        async with telegram_notices(container) as sink:
+            assert sink is not None
             release, _ = await container.pipeline.start_release(
                 new_release("v1.0.0"), actor=CI, source=Source.API
             )
