@@ -7,6 +7,7 @@ The backend follows ``RELMAN_TEST_DATABASE_URL``: unset → SQLite files; a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -125,6 +126,15 @@ class DatabaseFactory:
         return await self.pg.create(name)
 
     async def close(self) -> None:
-        if self.pg is not None:
-            for name in reversed(self._created):
-                await self.pg.drop(name)
+        """Drop the databases handed out, together: one by one each DROP DATABASE waits
+        for its own checkpoint (~0.18 s; a session's hundreds took 24 s at its end),
+        together they share them (20 in 0.3 s)."""
+        if self.pg is None:
+            return
+        pg, at_once = self.pg, asyncio.Semaphore(16)
+
+        async def drop(name: str) -> None:
+            async with at_once:
+                await pg.drop(name)
+
+        await asyncio.gather(*(drop(name) for name in reversed(self._created)))
