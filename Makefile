@@ -34,7 +34,7 @@ serve: $(STAMP)
 # tests. One worker more than CPUs: much of a test's time is waiting on subprocesses, sshd
 # and the Docker engine (2 cores: 6:00 with 2 workers, 4:55 with 3, 4:52 with 4).
 # PYTEST_WORKERS=0 runs it in this process.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 PYTEST_FLAGS   := -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
 
 # The whole suite on SQLite; set RELMAN_TEST_DATABASE_URL to run it on PostgreSQL.

@@ -12,8 +12,9 @@ import hmac
 from typing import TYPE_CHECKING
 
 from relman.bot.sender import BotApiClient, TelegramUnavailable
+from relman.config import redact_url
 from relman.domain.errors import ConfigError
-from relman.notify.telegram import check_api_url, check_token, token_of
+from relman.notify.telegram import checked_token
 
 if TYPE_CHECKING:
     from relman.config import Settings
@@ -64,7 +65,7 @@ async def _call(
     except TelegramUnavailable as exc:
         if exc.error_code is None:
             raise TelegramUnavailable(
-                f"cannot reach the Bot API at {settings.telegram_api_url} "
+                f"cannot reach the Bot API at {redact_url(settings.telegram_api_url)} "
                 f"(RELMAN_TELEGRAM_API_URL): {exc.message}"
             ) from None
         raise TelegramUnavailable(f"{refused}: {exc.message}") from None
@@ -73,9 +74,7 @@ async def _call(
 
 
 def _require_token(settings: Settings) -> str:
-    token = token_of(settings)
+    token = checked_token(settings)
     if token is None:
         raise ConfigError("no Telegram token: set LOOM_RELEASE_TG_BOT_TOKEN (the bot is off)")
-    check_api_url(settings.telegram_api_url)
-    check_token(token)
     return token

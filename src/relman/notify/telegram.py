@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from relman.config import redact_url
 from relman.domain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,14 +43,29 @@ def check_token(token: str) -> None:
 
 def check_api_url(url: str) -> None:
     """Raise :class:`ConfigError` for a Bot API URL the HTTP client could not use (a port
-    out of range, an empty or overlong host label): the client's own error would quote the
-    request URL, which holds the token."""
+    out of range, an empty, overlong or malformed host label): the client's own error would
+    quote the request URL, which holds the token. The message hides a password in it."""
+    import httpx  # here: a command that never talks to Telegram does not load it
+
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises for a port out of range
         (parts.hostname or "").encode("idna")  # raises for an empty or overlong label
-    except ValueError:  # UnicodeError is one
-        raise ConfigError(f"RELMAN_TELEGRAM_API_URL: not a usable URL: {url[:200]!r}") from None
+        _ = httpx.URL(url).host  # and the client's own IDNA 2008 rules (an A-label like xn--)
+    except (ValueError, httpx.InvalidURL):  # UnicodeError is a ValueError
+        raise ConfigError(
+            f"RELMAN_TELEGRAM_API_URL: not a usable URL: {redact_url(url)[:200]!r}"
+        ) from None
+
+
+def checked_token(settings: Settings) -> str | None:
+    """The bot token, or ``None`` when the bot is off; raises :class:`ConfigError` for a
+    malformed token or Bot API URL (:func:`check_token`, :func:`check_api_url`)."""
+    token = token_of(settings)
+    if token is not None:
+        check_api_url(settings.telegram_api_url)
+        check_token(token)
+    return token
 
 
 @asynccontextmanager
@@ -60,13 +76,10 @@ async def telegram_notices(container: Container) -> AsyncIterator[TelegramSink |
 
     Raises :class:`ConfigError` on entry for a malformed token or Bot API URL.
     """
-    settings = container.settings
-    token = token_of(settings)
+    token = checked_token(container.settings)
     if token is None:
         yield None
         return
-    check_api_url(settings.telegram_api_url)
-    check_token(token)
     from relman.bot.sink import telegram_sink
 
     sink = telegram_sink(container, token)

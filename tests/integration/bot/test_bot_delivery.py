@@ -89,6 +89,16 @@ async def test_set_webhook_registers_the_secret(
         await register_webhook(
             make_settings(database_url, tmp_path), url, drop_pending_updates=False
         )
+    behind_a_proxy = make_settings(
+        database_url,
+        tmp_path,
+        telegram_token=telegram.token,
+        telegram_api_url="http://relman:pr0xy-pass@127.0.0.1:9",  # nothing listens there
+    )
+    with pytest.raises(TelegramUnavailable, match="cannot reach the Bot API") as unreachable:
+        await register_webhook(behind_a_proxy, url, drop_pending_updates=False)
+    assert "pr0xy-pass" not in str(unreachable.value)
+    assert "http://relman:***@127.0.0.1:9" in str(unreachable.value)
 
 
 async def test_a_configured_webhook_secret_is_used(

@@ -130,6 +130,14 @@ def test_a_token_is_judged_as_aiogram_judges_it(token: str) -> None:
             {"telegram_token": "123:abc", "telegram_api_url": "http://127.0.0.1:99999"},
             "RELMAN_TELEGRAM_API_URL: not a usable URL",
         ),
+        (  # urllib takes this host; the HTTP client's IDNA 2008 rules do not
+            {"telegram_token": "123:abc", "telegram_api_url": "http://xn--/"},
+            "RELMAN_TELEGRAM_API_URL: not a usable URL: 'http://xn--/'",
+        ),
+        (  # the password in the URL is not repeated
+            {"telegram_token": "123:abc", "telegram_api_url": "http://bot:pa55@127.0.0.1:99999"},
+            r"not a usable URL: 'http://bot:\*\*\*@127\.0\.0\.1:99999'$",
+        ),
     ],
 )
 async def test_a_bad_token_or_api_url_is_refused_before_anything_runs(

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,19 +78,27 @@ print(json.dumps({"helps": helps, "loaded": loaded}))
 """
 
 
-def print_help(mode: str, cwd: Path) -> tuple[dict[str, str], list[str]]:
-    """Run :data:`PRINT_HELP` in a new interpreter (this one's): the helps it printed and
-    the heavy modules it loaded."""
+def in_fresh_python(script: str, *args: str, cwd: Path, isolated: bool = False) -> Any:
+    """Run ``script`` with ``args`` in a new interpreter (this one's) in ``cwd``; returns
+    the JSON of its last output line. ``isolated``: only PATH and a HOME of ``cwd`` in its
+    environment (no RELMAN_* settings of this shell)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)} if isolated else None
     done = subprocess.run(
-        [sys.executable, "-c", PRINT_HELP, mode, *HEAVY],
+        [sys.executable, "-c", script, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
         timeout=240,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def print_help(mode: str, cwd: Path) -> tuple[dict[str, str], list[str]]:
+    """Run :data:`PRINT_HELP`: the helps it printed and the heavy modules it loaded."""
+    result = in_fresh_python(PRINT_HELP, mode, *HEAVY, cwd=cwd)
     return result["helps"], result["loaded"]
 
 
@@ -165,17 +174,9 @@ NOT_FOR_A_DEPLOY = (
 
 def test_wiring_for_a_deploy_builds_no_pipeline(tmp_path: Path) -> None:
     """The container builds the deploy engine at once and the rest on first use."""
-    done = subprocess.run(
-        [sys.executable, "-c", WIRE_FOR_DEPLOY, *NOT_FOR_A_DEPLOY],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=240,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    deploy_only, after_pipeline = in_fresh_python(
+        WIRE_FOR_DEPLOY, *NOT_FOR_A_DEPLOY, cwd=tmp_path, isolated=True
     )
-    assert done.returncode == 0, done.stderr
-    deploy_only, after_pipeline = json.loads(done.stdout.splitlines()[-1])
     assert deploy_only == []
     assert {"relman.services.pipeline", "relman.store.jobs"} <= set(after_pipeline)
 
@@ -205,14 +206,5 @@ print(json.dumps({"bot": app.state.bot is not None, "aiogram": "aiogram" in sys.
 def test_the_server_loads_the_telegram_library_only_for_its_bot(
     tmp_path: Path, token: str, loaded: bool
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SERVE_APP, token],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=240,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"bot": loaded, "aiogram": loaded}
+    seen = in_fresh_python(SERVE_APP, token, cwd=tmp_path, isolated=True)
+    assert seen == {"bot": loaded, "aiogram": loaded}
